@@ -1,0 +1,70 @@
+/**
+ * Typed domain errors. Every failure a caller can act on has its own class with a stable
+ * `code`; the HTTP layer maps codes to status codes in one place, and nothing else turns
+ * errors into responses. Messages are written for the person who will read them and
+ * never carry secret material.
+ */
+export type ErrorCode =
+  | 'invalid_input'
+  | 'invalid_public_key'
+  | 'not_found'
+  | 'conflict'
+  | 'gone'
+  | 'forbidden'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'vault_missing_key'
+  | 'vault_decrypt_failed'
+  | 'upstream_unprocessable'
+  | 'internal';
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export class InvalidInputError extends BerthError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('invalid_input', message, details);
+  }
+}
+
+/** An imported public key that is not one berth accepts; the message says why. */
+export class InvalidPublicKeyError extends BerthError {
+  constructor(message: string) {
+    super('invalid_public_key', message);
+  }
+}
+
+export class NotFoundError extends BerthError {
+  constructor(what: string) {
+    super('not_found', `${what} not found`);
+  }
+}
+
+export class ConflictError extends BerthError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
+}
+
+/** A one-time resource (such as a private key download) that was already consumed. */
+export class GoneError extends BerthError {
+  constructor(message: string) {
+    super('gone', message);
+  }
+}
+
+export class UnavailableError extends BerthError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', message, undefined, options);
+  }
+}
