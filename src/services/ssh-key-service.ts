@@ -1,0 +1,302 @@
+/**
+ * The SSH key service: the seed's SSHKeyService, done right. It generates real OpenSSH
+ * key pairs (through the key generator, which keeps RSA off the event loop), stores the
+ * private half in the vault and the metadata beside it in one transaction, imports a
+ * user's own public keys, and hands out a generated private key once. Every user-facing
+ * operation runs inside `withUser`, so row-level security scopes it; every operation
+ * leaves an audit row, also when it fails.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Authz } from '../db/authz.ts';
+import type { Tx } from '../db/engine.ts';
+import { BerthError, ConflictError, GoneError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { hasControlCharacters } from '../domain/sshkeys/comment.ts';
+import type {
+  GeneratedKeyPair,
+  GenerateKeyPairOptions,
+  SshKeyAlgorithm,
+} from '../domain/sshkeys/generate.ts';
+import { parsePublicKey } from '../domain/sshkeys/parse.ts';
+import { type AuditEntry, type AuditOperation, writeAudit } from '../store/audit.ts';
+import type { SecretStore } from '../store/secrets.ts';
+import type { UserSshKey } from '../store/ssh-keys.ts';
+import * as keys from '../store/ssh-keys.ts';
+
+export interface KeyGenerator {
+  generate(options: GenerateKeyPairOptions): Promise<GeneratedKeyPair>;
+}
+
+/** Who is acting and under which request, for the audit trail. */
+export interface OperationContext {
+  requestId?: string;
+  /** Defaults to `user:<id>`; background work names itself, e.g. `service:onboarding`. */
+  actor?: string;
+}
+
+/** Called after a key is deleted or replaced, before the delete returns (cache invalidation). */
+export type KeyChangeListener = (userId: string) => Promise<void>;
+
+export interface SshKeyServiceDeps {
+  authz: Authz;
+  secrets: SecretStore;
+  keygen: KeyGenerator;
+  onKeysChanged?: KeyChangeListener;
+}
+
+export const DEFAULT_KEY_NAME = 'default';
+const NAME_MAX = 100;
+
+export class SshKeyService {
+  constructor(private readonly deps: SshKeyServiceDeps) {}
+
+  /** Generates a key pair without storing it (pure work, RSA in a worker thread). */
+  generateSSHKeyPair(algorithm: SshKeyAlgorithm = 'ed25519', comment = 'berth'): Promise<GeneratedKeyPair> {
+    return this.deps.keygen.generate({ algorithm, comment });
+  }
+
+  /**
+   * Generates a key for the user and returns its private half, which is therefore
+   * counted as already downloaded: berth shows a private key once.
+   */
+  async createKey(
+    userId: string,
+    input: { name: string; algorithm?: SshKeyAlgorithm },
+    ctx: OperationContext = {},
+  ): Promise<{ key: UserSshKey; privateKey: string }> {
+    const name = validName(input.name);
+    const pair = await this.generateSSHKeyPair(input.algorithm, `berth-${name}`);
+    const key = await this.inUserTx(userId, ctx, 'key.generated', { algorithm: pair.algorithm }, (tx) =>
+      this.storeInTx(tx, userId, pair, { name, isDefault: false, privateKeyShown: true }),
+    );
+    if (!key) throw new BerthError('internal', 'The key was not stored');
+    return { key, privateKey: pair.privateKey };
+  }
+
+  /**
+   * Stores a generated pair: the vault secret and the key row in one transaction, so a
+   * failure between the two leaves neither. Returns null when `isDefault` is set and
+   * the user already has a default key (the partial unique index decides).
+   */
+  storeUserSSHKey(userId: string, pair: GeneratedKeyPair, options: StoreOptions): Promise<UserSshKey | null> {
+    return this.deps.authz.withUser(userId, (tx) => this.storeInTx(tx, userId, pair, options));
+  }
+
+  /** Imports the user's own public key after validating it (no private half exists). */
+  importKey(userId: string, input: { name: string; publicKey: string }, ctx: OperationContext = {}) {
+    return this.inUserTx(userId, ctx, 'key.imported', { source: 'imported' }, async (tx) => {
+      const name = validName(input.name);
+      const parsed = parsePublicKey(input.publicKey);
+      const existing = await keys.getKeyByFingerprint(tx, userId, parsed.fingerprintSha256);
+      if (existing) throw new ConflictError('This public key is already in your account.');
+      const key = await keys.insertKey(tx, {
+        id: randomUUID(),
+        userId,
+        name,
+        algorithm: parsed.algorithm,
+        source: 'imported',
+        isDefault: false,
+        publicKey: parsed.publicKey,
+        fingerprintSha256: parsed.fingerprintSha256,
+        fingerprintMd5: parsed.fingerprintMd5,
+        privateKeySecretId: null,
+        privateKeyDownloaded: false,
+      });
+      return key as UserSshKey;
+    });
+  }
+
+  getUserSSHKeys(userId: string): Promise<UserSshKey[]> {
+    return this.deps.authz.withUser(userId, (tx) => keys.listKeys(tx, userId));
+  }
+
+  async getUserSSHKey(userId: string, keyId: string): Promise<UserSshKey> {
+    const key = await this.deps.authz.withUser(userId, (tx) => keys.getKey(tx, userId, keyId));
+    if (!key) throw new NotFoundError('SSH key');
+    return key;
+  }
+
+  getSSHKeyByFingerprint(userId: string, fingerprint: string): Promise<UserSshKey | null> {
+    return this.deps.authz.withUser(userId, (tx) => keys.getKeyByFingerprint(tx, userId, fingerprint));
+  }
+
+  /**
+   * Deletes a key and its vault secret together. The change listener (cache
+   * invalidation across processes) runs inside the transaction: if it cannot publish,
+   * the delete fails rather than leave a deleted key usable for a later deploy.
+   */
+  async deleteUserSSHKey(userId: string, keyId: string, ctx: OperationContext = {}): Promise<boolean> {
+    await this.inUserTx(
+      userId,
+      ctx,
+      'key.deleted',
+      {},
+      async (tx) => {
+        const deleted = await keys.deleteKey(tx, userId, keyId);
+        if (!deleted) throw new NotFoundError('SSH key');
+        if (deleted.secretId) await this.deps.secrets.delete(tx, deleted.secretId);
+        await this.deps.onKeysChanged?.(userId);
+        return deleted.key;
+      },
+      keyId,
+    );
+    return true;
+  }
+
+  /**
+   * Makes sure the user has at least one key, creating the default key when they have
+   * none. Concurrent calls create it exactly once: the losers see the winner's key.
+   */
+  async ensureUserHasSSHKeys(userId: string, ctx: OperationContext = {}): Promise<UserSshKey[]> {
+    const existing = await this.getUserSSHKeys(userId);
+    if (existing.length > 0) return existing;
+    const pair = await this.generateSSHKeyPair('ed25519', 'berth-default');
+    const options = { name: DEFAULT_KEY_NAME, isDefault: true, privateKeyShown: false };
+    await this.inUserTx(userId, ctx, 'key.default_created', { algorithm: pair.algorithm }, async (tx) => {
+      const created = await this.storeInTx(tx, userId, pair, options);
+      // Another caller created the default key first; this call changed nothing.
+      if (!created) throw new LostRace();
+      return created;
+    }).catch((error) => {
+      if (!(error instanceof LostRace)) throw error;
+    });
+    return this.getUserSSHKeys(userId);
+  }
+
+  /**
+   * The one-time download of a key berth generated in the background. The first call
+   * gets the private key; every later one, including the loser of a race, gets Gone.
+   */
+  downloadPrivateKey(userId: string, keyId: string, ctx: OperationContext = {}) {
+    return this.inUserTx(
+      userId,
+      ctx,
+      'key.private_key_downloaded',
+      {},
+      async (tx) => {
+        const key = await keys.getKey(tx, userId, keyId);
+        if (!key) throw new NotFoundError('SSH key');
+        if (!key.hasPrivateKey) throw new GoneError('berth holds no private key for an imported key.');
+        const secretId = await keys.claimPrivateKeyDownload(tx, userId, keyId);
+        if (!secretId)
+          throw new GoneError('This private key was already downloaded; berth shows it only once.');
+        const secret = await this.deps.secrets.get(tx, secretId);
+        if (!secret) throw new NotFoundError('SSH key secret');
+        return { key, privateKey: secret.value.toString('utf8') };
+      },
+      keyId,
+    );
+  }
+
+  /** Reads a private key for berth's own use (e.g. tests logging in to a droplet). */
+  readPrivateKeyAsService(keyId: string, reason: string, ctx: OperationContext = {}): Promise<string> {
+    return this.deps.authz.asService(`read private key: ${reason}`, async (tx) => {
+      const secretId = await keys.getPrivateKeySecretId(tx, keyId);
+      const secret = secretId ? await this.deps.secrets.get(tx, secretId) : null;
+      if (!secret) throw new NotFoundError('SSH key secret');
+      await writeAudit(tx, {
+        userId: secret.ownerId,
+        actor: ctx.actor ?? `service:${reason}`,
+        operation: 'key.private_key_read',
+        outcome: 'success',
+        sshKeyId: keyId,
+        requestId: ctx.requestId ?? null,
+      });
+      return secret.value.toString('utf8');
+    });
+  }
+
+  private async storeInTx(tx: Tx, userId: string, pair: GeneratedKeyPair, options: StoreOptions) {
+    const secretId = randomUUID();
+    await this.deps.secrets.insert(tx, {
+      id: secretId,
+      ownerId: userId,
+      name: `ssh-private-key:${pair.fingerprintSha256}`,
+      value: Buffer.from(pair.privateKey),
+      keyId: null,
+      wrappedKey: null,
+      nonce: null,
+    });
+    const key = await keys.insertKey(tx, {
+      id: randomUUID(),
+      userId,
+      name: options.name,
+      algorithm: pair.algorithm,
+      source: 'generated',
+      isDefault: options.isDefault,
+      publicKey: pair.publicKey,
+      fingerprintSha256: pair.fingerprintSha256,
+      fingerprintMd5: pair.fingerprintMd5,
+      privateKeySecretId: secretId,
+      privateKeyDownloaded: options.privateKeyShown,
+    });
+    // Lost the race for the default key: drop this secret in the same transaction.
+    if (!key) await this.deps.secrets.delete(tx, secretId);
+    return key;
+  }
+
+  /**
+   * Runs a user operation in one `withUser` transaction together with its success audit
+   * row. A failure rolls the operation back and is then recorded on its own.
+   */
+  private async inUserTx<T>(
+    userId: string,
+    ctx: OperationContext,
+    operation: AuditOperation,
+    details: AuditEntry['details'],
+    fn: (tx: Tx) => Promise<T>,
+    keyId?: string,
+  ): Promise<T> {
+    const entry = (
+      outcome: AuditEntry['outcome'],
+      sshKeyId: string | null,
+      extra?: AuditEntry['details'],
+    ) => ({
+      userId,
+      actor: ctx.actor ?? `user:${userId}`,
+      operation,
+      outcome,
+      sshKeyId,
+      requestId: ctx.requestId ?? null,
+      details: { ...details, ...extra },
+    });
+    try {
+      return await this.deps.authz.withUser(userId, async (tx) => {
+        const result = await fn(tx);
+        await writeAudit(tx, entry('success', keyId ?? idOf(result)));
+        return result;
+      });
+    } catch (error) {
+      if (error instanceof LostRace) throw error;
+      const errorCode = error instanceof BerthError ? error.code : 'internal';
+      await this.deps.authz
+        .withUser(userId, (tx) => writeAudit(tx, entry('failure', keyId ?? null, { errorCode })))
+        .catch(() => {});
+      throw error;
+    }
+  }
+}
+
+interface StoreOptions {
+  name: string;
+  isDefault: boolean;
+  privateKeyShown: boolean;
+}
+
+class LostRace extends Error {}
+
+function idOf(result: unknown): string | null {
+  if (result && typeof result === 'object') {
+    if ('key' in result) return idOf(result.key);
+    if ('id' in result && typeof result.id === 'string') return result.id;
+  }
+  return null;
+}
+
+function validName(name: string): string {
+  const trimmed = (name ?? '').trim();
+  if (!trimmed) throw new InvalidInputError('A key needs a name.');
+  if (trimmed.length > NAME_MAX) throw new InvalidInputError(`A key name is at most ${NAME_MAX} characters.`);
+  if (hasControlCharacters(trimmed))
+    throw new InvalidInputError('A key name cannot contain control characters.');
+  return trimmed;
+}

@@ -1,0 +1,60 @@
+/**
+ * The SSH key audit trail. Every key operation, successful or not, leaves a row: who
+ * acted, what they did, on which key, with what outcome, under which request. Rows
+ * never carry key material: `details` takes only the small, whitelisted facts below.
+ */
+import { desc, eq } from 'drizzle-orm';
+import type { Executor } from '../db/engine.ts';
+import { sshKeyAuditLog } from '../db/schema.ts';
+
+export type AuditOperation =
+  | 'key.generated'
+  | 'key.imported'
+  | 'key.default_created'
+  | 'key.deleted'
+  | 'key.private_key_downloaded'
+  | 'key.private_key_read'
+  | 'key.registered'
+  | 'key.listed'
+  | 'deploy.fallback_keys';
+
+export interface AuditEntry {
+  userId: string | null;
+  actor: string;
+  operation: AuditOperation;
+  outcome: 'success' | 'failure';
+  sshKeyId?: string | null;
+  agentId?: string | null;
+  digitaloceanKeyId?: number | null;
+  requestId?: string | null;
+  details?: {
+    algorithm?: string;
+    source?: string;
+    fingerprintSha256?: string;
+    reason?: string;
+    errorCode?: string;
+  };
+}
+
+export async function writeAudit(tx: Executor, entry: AuditEntry): Promise<void> {
+  await tx.insert(sshKeyAuditLog).values({
+    userId: entry.userId,
+    actor: entry.actor,
+    operation: entry.operation,
+    outcome: entry.outcome,
+    sshKeyId: entry.sshKeyId ?? null,
+    agentId: entry.agentId ?? null,
+    digitaloceanKeyId: entry.digitaloceanKeyId ?? null,
+    requestId: entry.requestId ?? null,
+    details: entry.details ?? null,
+  });
+}
+
+export async function listAudit(tx: Executor, userId: string, limit = 100) {
+  return tx
+    .select()
+    .from(sshKeyAuditLog)
+    .where(eq(sshKeyAuditLog.userId, userId))
+    .orderBy(desc(sshKeyAuditLog.createdAt))
+    .limit(limit);
+}

@@ -1,0 +1,103 @@
+/**
+ * Vault storage, in two layers with one interface (the pattern of coder's dbcrypt).
+ * `DbSecretStore` writes and reads rows exactly as given; `EncryptedSecretStore` wraps
+ * any SecretStore, sealing `value` on the way in and opening it on the way out, with
+ * the master key's id stored beside each ciphertext. Callers hold the encrypted one and
+ * cannot tell it apart; the table's NOT NULL key columns make a plaintext write fail.
+ */
+import { eq, ne, sql } from 'drizzle-orm';
+import type { Executor } from '../db/engine.ts';
+import { vaultSecrets } from '../db/schema.ts';
+import { openSecret, type SealedSecret, sealSecret } from '../domain/vault/envelope.ts';
+import type { Keyring } from '../domain/vault/keyring.ts';
+
+export interface SecretRecord {
+  id: string;
+  ownerId: string | null;
+  name: string;
+  /** Plaintext above the encryption layer, ciphertext below it. */
+  value: Buffer;
+  keyId: string | null;
+  wrappedKey: Buffer | null;
+  nonce: Buffer | null;
+}
+
+export interface SecretStore {
+  insert(tx: Executor, record: SecretRecord): Promise<void>;
+  get(tx: Executor, id: string): Promise<SecretRecord | null>;
+  delete(tx: Executor, id: string): Promise<boolean>;
+}
+
+export class DbSecretStore implements SecretStore {
+  async insert(tx: Executor, record: SecretRecord): Promise<void> {
+    await tx.insert(vaultSecrets).values({
+      id: record.id,
+      ownerId: record.ownerId,
+      name: record.name,
+      keyId: record.keyId as string,
+      wrappedKey: record.wrappedKey as Buffer,
+      nonce: record.nonce as Buffer,
+      ciphertext: record.value,
+    });
+  }
+
+  async get(tx: Executor, id: string): Promise<SecretRecord | null> {
+    const [row] = await tx.select().from(vaultSecrets).where(eq(vaultSecrets.id, id));
+    if (!row) return null;
+    return { ...row, value: row.ciphertext };
+  }
+
+  async delete(tx: Executor, id: string): Promise<boolean> {
+    const rows = await tx
+      .delete(vaultSecrets)
+      .where(eq(vaultSecrets.id, id))
+      .returning({ id: vaultSecrets.id });
+    return rows.length > 0;
+  }
+}
+
+export class EncryptedSecretStore implements SecretStore {
+  constructor(
+    private readonly inner: SecretStore,
+    private readonly keyring: Keyring,
+  ) {}
+
+  async insert(tx: Executor, record: SecretRecord): Promise<void> {
+    const sealed = sealSecret(this.keyring, record, record.value);
+    await this.inner.insert(tx, { ...record, ...sealed, value: sealed.ciphertext });
+  }
+
+  async get(tx: Executor, id: string): Promise<SecretRecord | null> {
+    const row = await this.inner.get(tx, id);
+    if (!row) return null;
+    const value = openSecret(this.keyring, row, toSealed(row));
+    return { ...row, value };
+  }
+
+  delete(tx: Executor, id: string): Promise<boolean> {
+    return this.inner.delete(tx, id);
+  }
+}
+
+export function toSealed(row: SecretRecord): SealedSecret {
+  return {
+    keyId: row.keyId ?? '',
+    wrappedKey: row.wrappedKey ?? Buffer.alloc(0),
+    nonce: row.nonce ?? Buffer.alloc(0),
+    ciphertext: row.value,
+  };
+}
+
+/** The master key ids that stored secrets reference, for the start-up check. */
+export async function referencedKeyIds(tx: Executor): Promise<string[]> {
+  const rows = await tx.selectDistinct({ keyId: vaultSecrets.keyId }).from(vaultSecrets);
+  return rows.map((row) => row.keyId);
+}
+
+export async function countSecretsNotUnder(tx: Executor, keyId: string): Promise<number> {
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(vaultSecrets)
+    .where(ne(vaultSecrets.keyId, keyId));
+  return row?.n ?? 0;
+}

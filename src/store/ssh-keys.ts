@@ -1,0 +1,161 @@
+/**
+ * Data access for `user_ssh_keys`. Functions take the executor they run on, which is a
+ * `withUser` or `asService` transaction: this module never decides who may see a row,
+ * the database's policies do. Rows leave as `UserSshKey`, a shape with no secret id
+ * and no private material, so nothing above can leak what it never received.
+ */
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { Executor } from '../db/engine.ts';
+import { userSshKeys } from '../db/schema.ts';
+
+export interface UserSshKey {
+  id: string;
+  userId: string;
+  name: string;
+  algorithm: string;
+  source: 'generated' | 'imported';
+  isDefault: boolean;
+  publicKey: string;
+  fingerprintSha256: string;
+  fingerprintMd5: string;
+  digitaloceanKeyId: number | null;
+  hasPrivateKey: boolean;
+  privateKeyDownloaded: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewSshKeyRow {
+  id: string;
+  userId: string;
+  name: string;
+  algorithm: string;
+  source: 'generated' | 'imported';
+  isDefault: boolean;
+  publicKey: string;
+  fingerprintSha256: string;
+  fingerprintMd5: string;
+  privateKeySecretId: string | null;
+  privateKeyDownloaded: boolean;
+}
+
+const publicColumns = {
+  id: userSshKeys.id,
+  userId: userSshKeys.userId,
+  name: userSshKeys.keyName,
+  algorithm: userSshKeys.algorithm,
+  source: userSshKeys.source,
+  isDefault: userSshKeys.isDefault,
+  publicKey: userSshKeys.publicKey,
+  fingerprintSha256: userSshKeys.fingerprintSha256,
+  fingerprintMd5: userSshKeys.fingerprintMd5,
+  digitaloceanKeyId: userSshKeys.digitaloceanKeyId,
+  hasPrivateKey: sql<boolean>`(${userSshKeys.privateKeySecretId} is not null)`,
+  privateKeyDownloaded: sql<boolean>`(${userSshKeys.privateKeyDownloadedAt} is not null)`,
+  createdAt: userSshKeys.createdAt,
+  updatedAt: userSshKeys.updatedAt,
+};
+
+/**
+ * Inserts a key unless it would be a second default key, in which case it returns
+ * null: the partial unique index decides, so concurrent callers cannot both win.
+ */
+export async function insertKey(tx: Executor, row: NewSshKeyRow): Promise<UserSshKey | null> {
+  const inserted = await tx
+    .insert(userSshKeys)
+    .values({
+      id: row.id,
+      userId: row.userId,
+      keyName: row.name,
+      algorithm: row.algorithm,
+      source: row.source,
+      isDefault: row.isDefault,
+      publicKey: row.publicKey,
+      fingerprintSha256: row.fingerprintSha256,
+      fingerprintMd5: row.fingerprintMd5,
+      privateKeySecretId: row.privateKeySecretId,
+      privateKeyDownloadedAt: row.privateKeyDownloaded ? sql`now()` : null,
+    })
+    .onConflictDoNothing({ target: userSshKeys.userId, where: sql`${userSshKeys.isDefault}` })
+    .returning(publicColumns);
+  return inserted[0] ?? null;
+}
+
+export function listKeys(tx: Executor, userId: string): Promise<UserSshKey[]> {
+  return tx
+    .select(publicColumns)
+    .from(userSshKeys)
+    .where(eq(userSshKeys.userId, userId))
+    .orderBy(asc(userSshKeys.createdAt), asc(userSshKeys.id));
+}
+
+export async function getKey(tx: Executor, userId: string, keyId: string): Promise<UserSshKey | null> {
+  const [row] = await tx
+    .select(publicColumns)
+    .from(userSshKeys)
+    .where(and(eq(userSshKeys.userId, userId), eq(userSshKeys.id, keyId)));
+  return row ?? null;
+}
+
+export async function getKeyByFingerprint(tx: Executor, userId: string, fingerprint: string) {
+  const column = fingerprint.startsWith('SHA256:')
+    ? userSshKeys.fingerprintSha256
+    : userSshKeys.fingerprintMd5;
+  const [row] = await tx
+    .select(publicColumns)
+    .from(userSshKeys)
+    .where(and(eq(userSshKeys.userId, userId), eq(column, fingerprint)));
+  return row ?? null;
+}
+
+export async function getDefaultKey(tx: Executor, userId: string): Promise<UserSshKey | null> {
+  const [row] = await tx
+    .select(publicColumns)
+    .from(userSshKeys)
+    .where(and(eq(userSshKeys.userId, userId), eq(userSshKeys.isDefault, true)));
+  return row ?? null;
+}
+
+/** Deletes a key and returns the id of its vault secret, if it had one. */
+export async function deleteKey(tx: Executor, userId: string, keyId: string) {
+  const [row] = await tx
+    .delete(userSshKeys)
+    .where(and(eq(userSshKeys.userId, userId), eq(userSshKeys.id, keyId)))
+    .returning({ secretId: userSshKeys.privateKeySecretId, key: publicColumns });
+  return row ?? null;
+}
+
+/**
+ * Marks a generated key's private key as downloaded, once. The conditional UPDATE takes
+ * the row lock, so of two racing requests exactly one gets the secret id back.
+ */
+export async function claimPrivateKeyDownload(tx: Executor, userId: string, keyId: string) {
+  const [row] = await tx
+    .update(userSshKeys)
+    .set({ privateKeyDownloadedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(userSshKeys.userId, userId),
+        eq(userSshKeys.id, keyId),
+        isNull(userSshKeys.privateKeyDownloadedAt),
+        sql`${userSshKeys.privateKeySecretId} is not null`,
+      ),
+    )
+    .returning({ secretId: userSshKeys.privateKeySecretId });
+  return row?.secretId ?? null;
+}
+
+export async function getPrivateKeySecretId(tx: Executor, keyId: string): Promise<string | null> {
+  const [row] = await tx
+    .select({ secretId: userSshKeys.privateKeySecretId })
+    .from(userSshKeys)
+    .where(eq(userSshKeys.id, keyId));
+  return row?.secretId ?? null;
+}
+
+export async function setDigitalOceanKeyId(tx: Executor, keyId: string, doKeyId: number | null) {
+  await tx
+    .update(userSshKeys)
+    .set({ digitaloceanKeyId: doKeyId, updatedAt: sql`now()` })
+    .where(eq(userSshKeys.id, keyId));
+}

@@ -1,0 +1,162 @@
+/**
+ * Row-level security, tested through the database itself: user B cannot read, change or
+ * delete user A's rows, whatever the application code does. Each check also asserts
+ * that A can reach A's own rows, so that each test fails when the policy it covers is
+ * dropped (A loses access) or RLS is disabled (B gains it); the last tests prove that
+ * by breaking the policies and watching the same checks fail.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationsFolder } from '../../src/db/migrate.ts';
+import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+
+type Row = Record<string, unknown>;
+const rowsOf = (result: unknown) => (result as { rows: Row[] }).rows;
+
+interface TableCase {
+  table: string;
+  owner: string;
+  insert(userId: string, id: string): ReturnType<typeof sql>;
+  update: string;
+}
+
+const tables: TableCase[] = [
+  {
+    table: 'user_ssh_keys',
+    owner: 'user_id',
+    insert: (
+      userId,
+      id,
+    ) => sql`insert into user_ssh_keys (id, user_id, algorithm, source, public_key, fingerprint_sha256, fingerprint_md5)
+      values (${id}, ${userId}, 'ed25519', 'imported', 'ssh-ed25519 AAAA', ${`SHA256:${id}`}, ${id})`,
+    update: 'key_name',
+  },
+  {
+    table: 'agents',
+    owner: 'user_id',
+    insert: (userId, id) => sql`insert into agents (id, user_id, name) values (${id}, ${userId}, 'agent')`,
+    update: 'name',
+  },
+  {
+    table: 'vault_secrets',
+    owner: 'owner_id',
+    insert: (
+      userId,
+      id,
+    ) => sql`insert into vault_secrets (id, owner_id, name, key_id, wrapped_key, nonce, ciphertext)
+      values (${id}, ${userId}, 'secret', 'k1', '\\x00', '\\x00', '\\x00')`,
+    update: 'name',
+  },
+];
+
+/** Returns the ways isolation is broken for one table; an empty list means it holds. */
+async function isolationProblems(t: TestDatabase, c: TableCase): Promise<string[]> {
+  const a = await t.createUser();
+  const b = await t.createUser();
+  const id = randomUUID();
+  const problems: string[] = [];
+  try {
+    await t.authz.withUser(a, (tx) => tx.execute(c.insert(a, id)));
+  } catch {
+    problems.push('A cannot insert its own row');
+    return problems;
+  }
+  const select = sql.raw(`select id from ${c.table} where id = '${id}'`);
+  if (rowsOf(await t.authz.withUser(a, (tx) => tx.execute(select))).length !== 1)
+    problems.push('A cannot read its own row');
+  if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(select))).length !== 0)
+    problems.push('B reads A’s row');
+  const update = sql.raw(
+    `update ${c.table} set ${c.update} = 'changed by B' where id = '${id}' returning id`,
+  );
+  if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(update))).length !== 0)
+    problems.push('B changes A’s row');
+  const remove = sql.raw(`delete from ${c.table} where id = '${id}' returning id`);
+  if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(remove))).length !== 0)
+    problems.push('B deletes A’s row');
+  const steal = sql.raw(`update ${c.table} set ${c.owner} = '${b}' where id = '${id}' returning id`);
+  try {
+    if (rowsOf(await t.authz.withUser(a, (tx) => tx.execute(steal))).length !== 0)
+      problems.push('A gives its row to B');
+  } catch {
+    // WITH CHECK refused the change of owner, which is what should happen.
+  }
+  try {
+    await t.authz.withUser(b, (tx) => tx.execute(c.insert(a, randomUUID())));
+    problems.push('B inserts a row owned by A');
+  } catch {
+    // Refused by WITH CHECK.
+  }
+  return problems;
+}
+
+async function restorePolicies(t: TestDatabase) {
+  const text = readFileSync(join(migrationsFolder, '0002_rls_and_grants.sql'), 'utf8');
+  for (const statement of text.split('--> statement-breakpoint')) {
+    if (statement.trim()) await t.db.execute(sql.raw(statement));
+  }
+}
+
+describe.each(testEngines())('row-level security on %s', (engine: EngineName) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+  });
+  afterAll(() => t.close());
+
+  for (const c of tables) {
+    it(`keeps user B away from user A's ${c.table}`, async () => {
+      expect(await isolationProblems(t, c)).toEqual([]);
+    });
+  }
+
+  it('lets users read and append only their own audit rows', async () => {
+    const a = await t.createUser();
+    const b = await t.createUser();
+    const insert = (owner: string) =>
+      sql`insert into ssh_key_audit_log (user_id, actor, operation, outcome) values (${owner}, 'test', 'key.listed', 'success')`;
+    await t.authz.withUser(a, (tx) => tx.execute(insert(a)));
+    const read = sql`select id from ssh_key_audit_log where user_id = ${a}`;
+    expect(rowsOf(await t.authz.withUser(a, (tx) => tx.execute(read)))).toHaveLength(1);
+    expect(rowsOf(await t.authz.withUser(b, (tx) => tx.execute(read)))).toHaveLength(0);
+    await expect(t.authz.withUser(b, (tx) => tx.execute(insert(a)))).rejects.toThrow();
+  });
+
+  it('lets the named service role see every user’s rows', async () => {
+    const a = await t.createUser();
+    const id = randomUUID();
+    await t.authz.withUser(a, (tx) =>
+      tx.execute(sql`insert into agents (id, user_id, name) values (${id}, ${a}, 'x')`),
+    );
+    const seen = await t.authz.asService('test: read all agents', (tx) =>
+      tx.execute(sql`select id from agents where id = ${id}`),
+    );
+    expect(rowsOf(seen)).toHaveLength(1);
+  });
+
+  it('refuses a user id that is not a UUID before any query', async () => {
+    await expect(t.authz.withUser("x' or true --", async () => 1)).rejects.toThrow(TypeError);
+  });
+
+  for (const c of tables) {
+    it(`detects the break when ${c.table}'s policy is dropped or RLS disabled`, async () => {
+      const policy = rowsOf(
+        await t.db.execute(sql`select policyname from pg_policies where tablename = ${c.table}`),
+      );
+      try {
+        for (const p of policy)
+          await t.db.execute(sql.raw(`drop policy ${p.policyname as string} on ${c.table}`));
+        expect(await isolationProblems(t, c)).not.toEqual([]);
+        await restorePolicies(t);
+        await t.db.execute(sql.raw(`alter table ${c.table} disable row level security`));
+        expect(await isolationProblems(t, c)).toContain('B reads A’s row');
+      } finally {
+        await restorePolicies(t);
+      }
+      expect(await isolationProblems(t, c)).toEqual([]);
+    });
+  }
+});
