@@ -5,9 +5,10 @@
  * and runs beside live traffic. Progress is in the rows themselves (their `key_id`), so
  * a rotation killed half-way resumes where it stopped, and a second run finds nothing.
  */
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, ne, notInArray, sql } from 'drizzle-orm';
 import type { Authz } from '../db/authz.ts';
 import { vaultSecrets } from '../db/schema.ts';
+import { BerthError } from '../domain/errors.ts';
 import { rewrapSecret, VaultMissingKeyError } from '../domain/vault/envelope.ts';
 import type { Keyring } from '../domain/vault/keyring.ts';
 import { countSecretsNotUnder, referencedKeyIds } from '../store/secrets.ts';
@@ -20,6 +21,8 @@ export interface RotationProgress {
 export interface RotationResult {
   rewrapped: number;
   keyId: string;
+  /** Secrets that could not be opened (altered, or under a key the keyring lacks). */
+  failed: { id: string; reason: string }[];
 }
 
 export async function rotateVault(
@@ -31,23 +34,23 @@ export async function rotateVault(
   const batchSize = options.batchSize ?? 200;
   const total = await authz.asService('vault rotation: count', (tx) => countSecretsNotUnder(tx, target));
   let done = 0;
+  // A secret that cannot be opened is reported, not fatal: the others still rotate, and
+  // the operator gets the ids (never contents) to investigate.
+  const failed: RotationResult['failed'] = [];
   options.onProgress?.({ done, total });
   for (;;) {
+    const skip = failed.map((f) => f.id);
+    const pending = ne(vaultSecrets.keyId, target);
     const n = await authz.asService('vault rotation: re-wrap batch', async (tx) => {
       const rows = await tx
         .select()
         .from(vaultSecrets)
-        .where(ne(vaultSecrets.keyId, target))
+        .where(skip.length ? and(pending, notInArray(vaultSecrets.id, skip)) : pending)
         .limit(batchSize)
         .for('update', { skipLocked: true });
       for (const row of rows) {
-        const sealed = {
-          keyId: row.keyId,
-          wrappedKey: row.wrappedKey,
-          nonce: row.nonce,
-          ciphertext: row.ciphertext,
-        };
-        const next = rewrapSecret(keyring, { id: row.id, ownerId: row.ownerId }, sealed);
+        const next = tryRewrap(keyring, row, failed);
+        if (!next) continue;
         await tx
           .update(vaultSecrets)
           .set({ keyId: next.keyId, wrappedKey: next.wrappedKey, updatedAt: sql`now()` })
@@ -57,9 +60,23 @@ export async function rotateVault(
     });
     if (n === 0) break;
     done += n;
-    options.onProgress?.({ done: Math.min(done, Math.max(total, done)), total: Math.max(total, done) });
+    options.onProgress?.({ done, total: Math.max(total, done) });
   }
-  return { rewrapped: done, keyId: target };
+  return { rewrapped: done - failed.length, keyId: target, failed };
+}
+
+function tryRewrap(
+  keyring: Keyring,
+  row: typeof vaultSecrets.$inferSelect,
+  failed: RotationResult['failed'],
+) {
+  try {
+    return rewrapSecret(keyring, { id: row.id, ownerId: row.ownerId }, row);
+  } catch (error) {
+    if (!(error instanceof BerthError)) throw error;
+    failed.push({ id: row.id, reason: error.code });
+    return null;
+  }
 }
 
 /**

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VaultDecryptError, VaultMissingKeyError } from '../../src/domain/vault/envelope.ts';
+import { createKeyring, generateMasterKey, type Keyring } from '../../src/domain/vault/keyring.ts';
+import { assertKeyringCoversVault, rotateVault } from '../../src/services/vault-rotation.ts';
+import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts';
+import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+
+const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
+
+describe.each(testEngines())('vault on %s', (engine: EngineName) => {
+  let t: TestDatabase;
+  const k1 = generateMasterKey('k1');
+  const raw = new DbSecretStore();
+  const storeWith = (keyring: Keyring) => new EncryptedSecretStore(raw, keyring);
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+  });
+  afterAll(() => t.close());
+
+  async function putSecret(keyring: Keyring, owner: string, value = `secret-${randomUUID()}`) {
+    const id = randomUUID();
+    await t.authz.withUser(owner, (tx) =>
+      storeWith(keyring).insert(tx, {
+        id,
+        ownerId: owner,
+        name: 'test',
+        value: Buffer.from(value),
+        keyId: null,
+        wrappedKey: null,
+        nonce: null,
+      }),
+    );
+    return { id, value };
+  }
+
+  it('stores no plaintext and reads it back through the encrypted store', async () => {
+    const owner = await t.createUser();
+    const { id, value } = await putSecret(createKeyring([k1]), owner);
+    const stored = await t.authz.withUser(owner, (tx) => raw.get(tx, id));
+    expect(stored?.keyId).toBe('k1');
+    expect(stored?.value.includes(Buffer.from(value))).toBe(false);
+    const read = await t.authz.withUser(owner, (tx) => storeWith(createKeyring([k1])).get(tx, id));
+    expect(read?.value.toString()).toBe(value);
+  });
+
+  it('refuses a plaintext write below the encryption layer', async () => {
+    const owner = await t.createUser();
+    await expect(
+      t.authz.withUser(owner, (tx) =>
+        raw.insert(tx, {
+          id: randomUUID(),
+          ownerId: owner,
+          name: 'x',
+          value: Buffer.from('plain'),
+          keyId: null,
+          wrappedKey: null,
+          nonce: null,
+        }),
+      ),
+    ).rejects.toThrow();
+  });
+
+  it('gives a typed error when a stored byte is altered', async () => {
+    const owner = await t.createUser();
+    const { id } = await putSecret(createKeyring([k1]), owner);
+    await t.authz.asService('test: tamper', (tx) =>
+      tx.execute(
+        sql`update vault_secrets set ciphertext = overlay(ciphertext placing '\\xff'::bytea from 3 for 1) where id = ${id}`,
+      ),
+    );
+    await expect(t.authz.withUser(owner, (tx) => storeWith(createKeyring([k1])).get(tx, id))).rejects.toThrow(
+      VaultDecryptError,
+    );
+  });
+
+  it('does not decrypt a ciphertext copied onto another row', async () => {
+    const owner = await t.createUser();
+    const a = await putSecret(createKeyring([k1]), owner);
+    const b = await putSecret(createKeyring([k1]), owner);
+    await t.authz.asService('test: copy ciphertext', (tx) =>
+      tx.execute(sql`update vault_secrets set (key_id, wrapped_key, nonce, ciphertext) =
+        (select key_id, wrapped_key, nonce, ciphertext from vault_secrets where id = ${a.id}) where id = ${b.id}`),
+    );
+    await expect(
+      t.authz.withUser(owner, (tx) => storeWith(createKeyring([k1])).get(tx, b.id)),
+    ).rejects.toThrow(VaultDecryptError);
+  });
+});
+
+describe.each(testEngines())('vault rotation on %s', (engine: EngineName) => {
+  let t: TestDatabase;
+  const k1 = generateMasterKey('k1');
+  const k2 = generateMasterKey('k2');
+  const raw = new DbSecretStore();
+  const storeWith = (keyring: Keyring) => new EncryptedSecretStore(raw, keyring);
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+  });
+  afterAll(() => t.close());
+
+  async function putSecret(keyring: Keyring, owner: string, value = `secret-${randomUUID()}`) {
+    const id = randomUUID();
+    await t.authz.withUser(owner, (tx) =>
+      storeWith(keyring).insert(tx, {
+        id,
+        ownerId: owner,
+        name: 'test',
+        value: Buffer.from(value),
+        keyId: null,
+        wrappedKey: null,
+        nonce: null,
+      }),
+    );
+    return { id, value };
+  }
+
+  it('rotates every secret to the newest key, resumes after an interruption, and changes nothing the second time', async () => {
+    const owner = await t.createUser();
+    const secrets = await Promise.all(Array.from({ length: 7 }, () => putSecret(createKeyring([k1]), owner)));
+    const rotated = createKeyring([k2, k1]);
+    // A rotation killed after its first batch: the committed batch stays rotated.
+    await expect(
+      rotateVault(t.authz, rotated, {
+        batchSize: 3,
+        onProgress: ({ done }) => {
+          if (done >= 3) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    const counts = async () =>
+      rowsOf<{ key_id: string; n: number }>(
+        await t.authz.asService('test: count by key', (tx) =>
+          tx.execute(
+            sql`select key_id, count(*)::int as n from vault_secrets group by key_id order by key_id`,
+          ),
+        ),
+      );
+    expect((await counts()).find((r) => r.key_id === 'k2')?.n).toBe(3);
+    const resumed = await rotateVault(t.authz, rotated, { batchSize: 3 });
+    expect(resumed.rewrapped).toBeGreaterThanOrEqual(4);
+    expect((await counts()).map((r) => r.key_id)).toEqual(['k2']);
+    const again = await rotateVault(t.authz, rotated);
+    expect(again).toEqual({ rewrapped: 0, keyId: 'k2', failed: [] });
+    // The old key can now be retired: everything opens with k2 alone.
+    for (const s of secrets) {
+      const read = await t.authz.withUser(owner, (tx) => storeWith(createKeyring([k2])).get(tx, s.id));
+      expect(read?.value.toString()).toBe(s.value);
+    }
+  });
+
+  it('reports a secret it cannot open and rotates the others', async () => {
+    const owner = await t.createUser();
+    const good = await putSecret(createKeyring([k1]), owner);
+    const bad = await putSecret(createKeyring([k1]), owner);
+    await t.authz.asService('test: tamper', (tx) =>
+      tx.execute(
+        sql`update vault_secrets set wrapped_key = overlay(wrapped_key placing '\\x00'::bytea from 20 for 1) where id = ${bad.id}`,
+      ),
+    );
+    const result = await rotateVault(t.authz, createKeyring([k2, k1]));
+    expect(result.failed).toEqual([{ id: bad.id, reason: 'vault_decrypt_failed' }]);
+    const read = await t.authz.withUser(owner, (tx) => storeWith(createKeyring([k2])).get(tx, good.id));
+    expect(read?.value.toString()).toBe(good.value);
+  });
+
+  it('refuses to start when a stored secret names a master key it does not have', async () => {
+    const owner = await t.createUser();
+    await putSecret(createKeyring([generateMasterKey('k-lost')]), owner);
+    const error = await assertKeyringCoversVault(t.authz, createKeyring([k2, k1])).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(VaultMissingKeyError);
+    expect((error as Error).message).toContain('"k-lost"');
+  });
+});
