@@ -11,6 +11,7 @@ import {
   check,
   customType,
   index,
+  integer,
   jsonb,
   pgTable,
   text,
@@ -116,4 +117,127 @@ export const sshKeyAuditLog = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('ssh_key_audit_log_user_idx').on(t.userId, t.createdAt)],
+);
+
+/** The states an environment moves through, as the seed's platform named them. */
+export const ENVIRONMENT_STATES = [
+  'pending_creation',
+  'creating',
+  'active',
+  'error_creation',
+  'pending_deletion',
+  'deleting',
+  'deleted',
+  'error_deletion',
+  'unresponsive',
+] as const;
+export type EnvironmentState = (typeof ENVIRONMENT_STATES)[number];
+
+/**
+ * An agent's tool environment (a droplet). At most one row per agent is live (anything
+ * but `deleted`): the partial unique index enforces it, so concurrent deploys of one
+ * agent, on any number of processes, converge on one record. `deploy_tag` is the unique
+ * tag given to the droplet create, which lets berth find a droplet whose create
+ * succeeded but was never recorded.
+ */
+export const agentDroplets = pgTable(
+  'agent_droplets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => authUsers.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ENVIRONMENT_STATES }).notNull().default('pending_creation'),
+    dropletId: bigint('droplet_id', { mode: 'number' }),
+    name: text('name').notNull(),
+    ipAddress: text('ip_address'),
+    sshPort: integer('ssh_port'),
+    region: text('region').notNull(),
+    size: text('size').notNull(),
+    image: text('image').notNull(),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    deployTag: text('deploy_tag').notNull(),
+    sshKeyFingerprints: text('ssh_key_fingerprints').array().notNull().default(sql`'{}'::text[]`),
+    usedFallbackKeys: boolean('used_fallback_keys').notNull().default(false),
+    errorMessage: text('error_message'),
+    attempts: integer('attempts').notNull().default(0),
+    ...timestamps,
+    activeAt: timestamp('active_at', { withTimezone: true }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('agent_droplets_one_live_uq').on(t.agentId).where(sql`${t.status} <> 'deleted'`),
+    uniqueIndex('agent_droplets_deploy_tag_uq').on(t.deployTag),
+    index('agent_droplets_user_idx').on(t.userId),
+    index('agent_droplets_status_idx').on(t.status),
+    check(
+      'agent_droplets_status_ck',
+      sql.raw(`status in (${ENVIRONMENT_STATES.map((s) => `'${s}'`).join(', ')})`),
+    ),
+  ],
+);
+
+export const ONBOARDING_STATES = ['pending', 'generating', 'registering', 'ready', 'failed'] as const;
+export type OnboardingState = (typeof ONBOARDING_STATES)[number];
+
+/** Per-user onboarding progress: the default key generated, then registered on DigitalOcean. */
+export const userOnboarding = pgTable(
+  'user_onboarding',
+  {
+    userId: uuid('user_id')
+      .primaryKey()
+      .references(() => authUsers.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ONBOARDING_STATES }).notNull().default('pending'),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    check(
+      'user_onboarding_status_ck',
+      sql.raw(`status in (${ONBOARDING_STATES.map((s) => `'${s}'`).join(', ')})`),
+    ),
+  ],
+);
+
+/**
+ * DigitalOcean calls made, per token (by hash, never the token), for the rate budget
+ * that every berth process on this database shares: a sliding hour and minute are
+ * counts over this table. Rows older than an hour are pruned as berth goes.
+ */
+export const doApiCalls = pgTable(
+  'do_api_calls',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    tokenId: text('token_id').notNull(),
+    priority: text('priority', { enum: ['deploy', 'background'] }).notNull(),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [index('do_api_calls_token_at_idx').on(t.tokenId, t.at)],
+);
+
+/**
+ * Refresh tokens of berth's embedded sign-in (used only when no external identity
+ * provider is configured). Only a hash is stored; a token is used once and replaced.
+ */
+export const authRefreshTokens = pgTable(
+  'auth_refresh_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => authUsers.id, { onDelete: 'cascade' }),
+    sessionId: uuid('session_id').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    revoked: boolean('revoked').notNull().default(false),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('auth_refresh_tokens_hash_uq').on(t.tokenHash),
+    index('auth_refresh_tokens_session_idx').on(t.sessionId),
+  ],
 );

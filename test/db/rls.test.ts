@@ -50,6 +50,17 @@ const tables: TableCase[] = [
       values (${id}, ${userId}, 'secret', 'k1', '\\x00', '\\x00', '\\x00')`,
     update: 'name',
   },
+  {
+    table: 'agent_droplets',
+    owner: 'user_id',
+    insert: (
+      userId,
+      id,
+    ) => sql`with agent as (insert into agents (user_id, name) values (${userId}, 'a') returning id)
+      insert into agent_droplets (id, agent_id, user_id, name, region, size, image, deploy_tag)
+      select ${id}, agent.id, ${userId}, 'env', 'nyc3', 's-1vcpu-1gb', 'ubuntu-24-04-x64', ${`berth-deploy:${id}`} from agent`,
+    update: 'name',
+  },
 ];
 
 /** Returns the ways isolation is broken for one table; an empty list means it holds. */
@@ -94,9 +105,11 @@ async function isolationProblems(t: TestDatabase, c: TableCase): Promise<string[
 }
 
 async function restorePolicies(t: TestDatabase) {
-  const text = readFileSync(join(migrationsFolder, '0002_rls_and_grants.sql'), 'utf8');
-  for (const statement of text.split('--> statement-breakpoint')) {
-    if (statement.trim()) await t.db.execute(sql.raw(statement));
+  for (const file of ['0002_rls_and_grants.sql', '0004_rls_environments.sql']) {
+    const text = readFileSync(join(migrationsFolder, file), 'utf8');
+    for (const statement of text.split('--> statement-breakpoint')) {
+      if (statement.trim()) await t.db.execute(sql.raw(statement));
+    }
   }
 }
 
@@ -123,6 +136,31 @@ describe.each(testEngines())('row-level security on %s', (engine: EngineName) =>
     expect(rowsOf(await t.authz.withUser(a, (tx) => tx.execute(read)))).toHaveLength(1);
     expect(rowsOf(await t.authz.withUser(b, (tx) => tx.execute(read)))).toHaveLength(0);
     await expect(t.authz.withUser(b, (tx) => tx.execute(insert(a)))).rejects.toThrow();
+  });
+
+  it('lets users read only their own onboarding state and never write it', async () => {
+    const a = await t.createUser();
+    const b = await t.createUser();
+    await t.authz.asService('test: seed onboarding', (tx) =>
+      tx.execute(sql`insert into user_onboarding (user_id, status) values (${a}, 'pending')`),
+    );
+    const read = sql`select status from user_onboarding where user_id = ${a}`;
+    expect(rowsOf(await t.authz.withUser(a, (tx) => tx.execute(read)))).toEqual([{ status: 'pending' }]);
+    expect(rowsOf(await t.authz.withUser(b, (tx) => tx.execute(read)))).toEqual([]);
+    await expect(
+      t.authz.withUser(a, (tx) =>
+        tx.execute(sql`update user_onboarding set status = 'ready' where user_id = ${a}`),
+      ),
+    ).rejects.toThrow();
+  });
+
+  it('keeps service-only tables out of users’ reach', async () => {
+    const a = await t.createUser();
+    for (const table of ['do_api_calls', 'auth_refresh_tokens']) {
+      await expect(
+        t.authz.withUser(a, (tx) => tx.execute(sql.raw(`select * from ${table}`))),
+      ).rejects.toThrow();
+    }
   });
 
   it('lets the named service role see every user’s rows', async () => {
