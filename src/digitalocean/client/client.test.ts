@@ -1,0 +1,353 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../domain/errors.ts';
+import { DigitalOceanRateLimitedError, DigitalOceanUnavailableError } from '../errors.ts';
+import { DigitalOceanClient, type DropletCreateRequest, tokenFromEnv } from './client.ts';
+import { deployTagFor } from './deploy-tag.ts';
+import { InMemoryRateBudget } from './rate-budget.ts';
+import { fakeDroplet, type Stub, type StubCall, type StubReply, startStub } from './testing.ts';
+
+let stub: Stub | undefined;
+afterEach(async () => {
+  await stub?.close();
+  stub = undefined;
+});
+
+// Generous per-attempt timeouts keep exact call counts honest on a loaded machine; only
+// the test of a server that never answers uses a short one.
+function clientFor(url: string, createAttempts = 3, timeoutMs = 2000): DigitalOceanClient {
+  return new DigitalOceanClient({
+    baseUrl: url,
+    token: () => 'test-token',
+    rateBudget: new InMemoryRateBudget({ serverDelayFloorMs: 10, serverDelayCeilingMs: 100 }),
+    timeoutMs,
+    retry: {
+      maxRetries: 2,
+      baseDelayMs: 5,
+      maxDelayMs: 20,
+      serverDelayFloorMs: 10,
+      serverDelayCeilingMs: 100,
+    },
+    random: () => 0.5,
+    createAttempts,
+  });
+}
+
+const FP = '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa';
+const PUB = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq berth';
+const KEY = { id: 512190, fingerprint: FP, name: 'berth-user-1', public_key: PUB };
+
+function route(call: StubCall) {
+  return `${call.method} ${call.path}`;
+}
+
+describe('ensureSshKey', () => {
+  it('returns the key found by fingerprint without creating or listing', async () => {
+    stub = await startStub(() => ({ status: 200, body: { ssh_key: KEY } }));
+    const key = await clientFor(stub.url).ensureSshKey({ name: 'x', publicKey: PUB, fingerprintMd5: FP });
+    expect(key).toEqual(KEY);
+    expect(stub.calls.map(route)).toEqual([`GET /v2/account/keys/${FP}`]);
+  });
+
+  it('creates the key only after the fingerprint lookup answers 404', async () => {
+    stub = await startStub((call) =>
+      call.method === 'GET'
+        ? {
+            status: 404,
+            body: { id: 'not_found', message: 'The resource you requested could not be found.' },
+          }
+        : { status: 201, body: { ssh_key: { ...KEY, name: (call.body as { name: string }).name } } },
+    );
+    const key = await clientFor(stub.url).ensureSshKey({
+      name: 'berth-user-1',
+      publicKey: PUB,
+      fingerprintMd5: FP,
+    });
+    expect(key.id).toBe(512190);
+    expect(stub.calls.map(route)).toEqual([`GET /v2/account/keys/${FP}`, 'POST /v2/account/keys']);
+    expect(stub.calls[1]!.body).toEqual({ name: 'berth-user-1', public_key: PUB });
+  });
+
+  it('reads the 422 "already in use" as "exists" and fetches the key by fingerprint', async () => {
+    let gets = 0;
+    stub = await startStub((call) => {
+      if (call.method === 'POST') {
+        return {
+          status: 422,
+          body: { id: 'unprocessable_entity', message: 'SSH Key is already in use on your account' },
+        };
+      }
+      // A concurrent registration lands between the first lookup and the create.
+      return gets++ === 0
+        ? { status: 404, body: { id: 'not_found', message: 'x' } }
+        : { status: 200, body: { ssh_key: KEY } };
+    });
+    const key = await clientFor(stub.url).ensureSshKey({
+      name: 'x',
+      publicKey: PUB,
+      fingerprintMd5: FP.toUpperCase(),
+    });
+    expect(key).toEqual(KEY);
+    expect(stub.calls.map(route)).toEqual([
+      `GET /v2/account/keys/${FP}`,
+      'POST /v2/account/keys',
+      `GET /v2/account/keys/${FP}`,
+    ]);
+    expect(stub.calls.some((c) => c.method === 'GET' && c.path === '/v2/account/keys')).toBe(false);
+  });
+
+  it('rejects a caller fingerprint that does not match the one DigitalOcean computed', async () => {
+    stub = await startStub((call) =>
+      call.method === 'GET'
+        ? { status: 404, body: { id: 'not_found', message: 'x' } }
+        : { status: 201, body: { ssh_key: { ...KEY, fingerprint: '00:11' } } },
+    );
+    await expect(
+      clientFor(stub.url).ensureSshKey({ name: 'x', publicKey: PUB, fingerprintMd5: FP }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+  });
+});
+
+describe('SSH keys and droplets', () => {
+  it('sends the documented method, path and body for each key call', async () => {
+    stub = await startStub((call) =>
+      call.method === 'DELETE' ? { status: 204 } : { status: 200, body: { ssh_key: KEY } },
+    );
+    const client = clientFor(stub.url);
+    await client.updateSshKeyName(FP, 'renamed');
+    await expect(client.deleteSshKey(512190)).resolves.toBe(true);
+    expect(stub.calls.map(route)).toEqual([`PUT /v2/account/keys/${FP}`, 'DELETE /v2/account/keys/512190']);
+    expect(stub.calls[0]!.body).toEqual({ name: 'renamed' });
+  });
+
+  it('treats deleting a key or droplet that is already gone as done', async () => {
+    stub = await startStub(() => ({ status: 404, body: { id: 'not_found', message: 'x' } }));
+    const client = clientFor(stub.url);
+    await expect(client.deleteSshKey(FP)).resolves.toBe(false);
+    await expect(client.deleteDroplet(3164494)).resolves.toBe(false);
+  });
+
+  it('deletes droplets by tag with the tag_name query', async () => {
+    stub = await startStub(() => ({ status: 204 }));
+    await expect(clientFor(stub.url).deleteDropletsByTag('berth-user:42')).resolves.toBe(true);
+    expect(stub.calls[0]!.method).toBe('DELETE');
+    expect(stub.calls[0]!.query.get('tag_name')).toBe('berth-user:42');
+  });
+
+  it('lists droplets by tag across every page, following next links on its own host only', async () => {
+    const all = Array.from({ length: 5 }, (_, i) => fakeDroplet(100 + i, ['t']));
+    stub = await startStub((call) => {
+      const page = Number(call.query.get('page'));
+      const perPage = 2;
+      const items = all.slice((page - 1) * perPage, page * perPage);
+      const next =
+        page * perPage < all.length
+          ? `https://api.digitalocean.com/v2/droplets?page=${page + 1}&per_page=2&tag_name=t`
+          : undefined;
+      return {
+        status: 200,
+        body: { droplets: items, links: next ? { pages: { next } } : {}, meta: { total: all.length } },
+      };
+    });
+    const droplets = await clientFor(stub.url).listDropletsByTag('t');
+    expect(droplets.map((d) => d.id)).toEqual([100, 101, 102, 103, 104]);
+    expect(stub.calls.map((c) => c.query.get('page'))).toEqual(['1', '2', '3']);
+    expect(stub.calls.every((c) => c.query.get('tag_name') === 't')).toBe(true);
+  });
+
+  it('gets droplets and actions by id', async () => {
+    stub = await startStub((call) =>
+      call.path.includes('actions')
+        ? { status: 200, body: { action: { id: 36804636, status: 'completed' } } }
+        : { status: 200, body: { droplet: fakeDroplet(3164494, []) } },
+    );
+    const client = clientFor(stub.url);
+    expect((await client.getDroplet(3164494)).id).toBe(3164494);
+    expect((await client.getDropletAction(3164494, 36804636)).status).toBe('completed');
+    expect((await client.getAction(36804636)).id).toBe(36804636);
+    expect(stub.calls.map(route)).toEqual([
+      'GET /v2/droplets/3164494',
+      'GET /v2/droplets/3164494/actions/36804636',
+      'GET /v2/actions/36804636',
+    ]);
+  });
+});
+
+type PostBehaviour =
+  | 'ok'
+  | 'accept-then-500'
+  | 'accept-then-drop'
+  | 'accept-then-hang'
+  | '500'
+  | '429'
+  | 'drop';
+
+/** A droplet API that creates on POST and lists by tag, with a scripted behaviour per POST. */
+async function dropletApi(behaviours: PostBehaviour[]) {
+  const droplets: Record<string, unknown>[] = [];
+  let posts = 0;
+  const s = await startStub((call): StubReply => {
+    if (call.method === 'GET') {
+      const tag = call.query.get('tag_name')!;
+      return {
+        status: 200,
+        body: {
+          droplets: droplets.filter((d) => (d.tags as string[]).includes(tag)),
+          links: {},
+          meta: { total: 0 },
+        },
+      };
+    }
+    const behaviour = behaviours[Math.min(posts++, behaviours.length - 1)]!;
+    const body = call.body as DropletCreateRequest;
+    const make = () => {
+      const droplet = fakeDroplet(1000 + droplets.length, body.tags ?? [], body.name);
+      droplets.push(droplet);
+      return droplet;
+    };
+    switch (behaviour) {
+      case 'ok':
+        return {
+          status: 202,
+          body: { droplet: make(), links: { actions: [{ id: 77, rel: 'create', href: 'x' }] } },
+        };
+      case 'accept-then-500':
+        make();
+        return {
+          status: 500,
+          body: { id: 'server_error', message: 'Server was unable to give you a response.' },
+        };
+      case 'accept-then-drop':
+        make();
+        return { drop: true };
+      case 'accept-then-hang':
+        make();
+        return { hang: true };
+      case '500':
+        return { status: 500, body: { id: 'server_error', message: 'x' } };
+      case '429':
+        return {
+          status: 429,
+          body: { id: 'too_many_requests', message: 'x' },
+          headers: { 'retry-after': '0' },
+        };
+      case 'drop':
+        return { drop: true };
+    }
+  });
+  return { stub: s, droplets, posts: () => s.calls.filter((c) => c.method === 'POST').length };
+}
+
+const tag = deployTagFor('0b6f1a52-8f07-4c1e-9a57-0d1c2f6a3b4c');
+const request: DropletCreateRequest = {
+  name: 'env-1',
+  region: 'nyc3',
+  size: 's-1vcpu-1gb',
+  image: 'ubuntu-24-04-x64',
+  tags: ['berth', tag],
+};
+
+describe('createDroplet', () => {
+  it('refuses a request without a deploy tag before sending anything', async () => {
+    const api = await dropletApi(['ok']);
+    stub = api.stub;
+    await expect(clientFor(stub.url).createDroplet({ ...request, tags: ['berth'] })).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
+    await expect(
+      clientFor(stub.url).createDroplet({ ...request, tags: [tag, 'bad tag'] }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    expect(stub.calls).toHaveLength(0);
+  });
+
+  it('creates once and returns the droplet and its create action', async () => {
+    const api = await dropletApi(['ok']);
+    stub = api.stub;
+    const result = await clientFor(stub.url).createDroplet(request);
+    expect(result).toMatchObject({ adopted: false, actionIds: [77] });
+    expect(result.droplet.tags).toContain(tag);
+    expect(api.posts()).toBe(1);
+  });
+
+  it.each(['accept-then-500', 'accept-then-drop', 'accept-then-hang'] as const)(
+    'adopts the droplet when a create was accepted but answered %s, without posting again',
+    async (behaviour) => {
+      const api = await dropletApi([behaviour, 'ok']);
+      stub = api.stub;
+      const result = await clientFor(
+        stub.url,
+        3,
+        behaviour === 'accept-then-hang' ? 400 : 2000,
+      ).createDroplet(request);
+      expect(result.adopted).toBe(true);
+      expect(api.droplets).toHaveLength(1);
+      expect(api.posts()).toBe(1);
+      expect(result.droplet.id).toBe(api.droplets[0]!.id);
+    },
+  );
+
+  it('posts again only after the lookup finds nothing', async () => {
+    const api = await dropletApi(['500', 'drop', 'ok']);
+    stub = api.stub;
+    const result = await clientFor(stub.url).createDroplet(request);
+    expect(result.adopted).toBe(false);
+    expect(api.droplets).toHaveLength(1);
+    // lookup, POST (500), lookup, POST (dropped), lookup, POST (ok)
+    expect(stub.calls.map((c) => c.method)).toEqual(['GET', 'POST', 'GET', 'POST', 'GET', 'POST']);
+  });
+
+  it('after a 429 posts again without a lookup, because a 429 created nothing', async () => {
+    const api = await dropletApi(['429', 'ok']);
+    stub = api.stub;
+    await clientFor(stub.url).createDroplet(request);
+    expect(stub.calls.map((c) => c.method)).toEqual(['GET', 'POST', 'POST']);
+  });
+
+  it('adopts the droplet an earlier run created instead of posting', async () => {
+    const api = await dropletApi(['ok']);
+    stub = api.stub;
+    const first = await clientFor(stub.url).createDroplet(request);
+    const again = await clientFor(stub.url).createDroplet(request);
+    expect(again).toMatchObject({ adopted: true, droplet: { id: first.droplet.id } });
+    expect(api.posts()).toBe(1);
+  });
+
+  it('gives up after the bounded number of posts with the typed error and no duplicate', async () => {
+    const api = await dropletApi(['500']);
+    stub = api.stub;
+    const error = await clientFor(stub.url, 3)
+      .createDroplet(request)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DigitalOceanUnavailableError);
+    expect(api.posts()).toBe(3);
+    // One lookup before the first post and one after each failed post.
+    expect(stub.calls.filter((c) => c.method === 'GET')).toHaveLength(4);
+  });
+
+  it('stops without posting again when the lookup after an unclear failure cannot be made', async () => {
+    let gets = 0;
+    stub = await startStub((call) => {
+      if (call.method === 'POST') return { status: 500, body: { id: 'server_error', message: 'x' } };
+      return gets++ === 0
+        ? { status: 200, body: { droplets: [], links: {}, meta: { total: 0 } } }
+        : { status: 401, body: { id: 'unauthorized', message: 'Unable to authenticate you.' } };
+    });
+    await expect(clientFor(stub.url).createDroplet(request)).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(stub.calls.map((c) => c.method)).toEqual(['GET', 'POST', 'GET']);
+  });
+
+  it('gives up on persistent 429s with a rate_limited error after the bounded posts', async () => {
+    const api = await dropletApi(['429']);
+    stub = api.stub;
+    await expect(clientFor(stub.url, 2).createDroplet(request)).rejects.toBeInstanceOf(
+      DigitalOceanRateLimitedError,
+    );
+    expect(api.posts()).toBe(2);
+  });
+});
+
+describe('tokenFromEnv', () => {
+  it('reads DIGITALOCEAN_TOKEN and fails at once, without echoing anything, when it is unset', () => {
+    expect(tokenFromEnv({ DIGITALOCEAN_TOKEN: 'abc' })()).toBe('abc');
+    expect(() => tokenFromEnv({})).toThrow('DIGITALOCEAN_TOKEN is not set');
+  });
+});
