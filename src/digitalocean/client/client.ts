@@ -49,6 +49,8 @@ export interface DigitalOceanClientOptions {
   maxBudgetWaitMs?: number;
   /** Most POSTs one createDroplet may send (each after a lookup found nothing). */
   createAttempts?: number;
+  /** Droplets per list page; DigitalOcean's maximum, 200, unless a test wants to see paging. */
+  pageSize?: number;
 }
 
 export interface CallOptions {
@@ -57,8 +59,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** The largest page DigitalOcean serves, and a bound on pages so a server bug cannot loop us. */
-const PER_PAGE = 200;
+/** A bound on pages, so a server bug cannot keep the client paging forever. */
 const MAX_PAGES = 50;
 
 function keyPath(idOrFingerprint: number | string): string {
@@ -76,6 +77,7 @@ export class DigitalOceanClient {
   private readonly retryOptions: RetryOptions;
   private readonly random: () => number;
   private readonly createAttempts: number;
+  private readonly pageSize: number;
 
   constructor(options: DigitalOceanClientOptions) {
     this.clock = options.clock ?? systemClock;
@@ -83,6 +85,7 @@ export class DigitalOceanClient {
     this.retryOptions = { ...DEFAULT_RETRY, ...options.retry };
     this.random = options.random ?? Math.random;
     this.createAttempts = options.createAttempts ?? 3;
+    this.pageSize = options.pageSize ?? 200;
     this.transport = new Transport({
       baseUrl: options.baseUrl,
       token: options.token,
@@ -219,7 +222,7 @@ export class DigitalOceanClient {
         {
           method: 'GET',
           path: '/v2/droplets',
-          query: { tag_name: tag, per_page: PER_PAGE, page },
+          query: { tag_name: tag, per_page: this.pageSize, page },
           retry: 'transient',
         },
         options,

@@ -105,6 +105,24 @@ describe('InMemoryRateBudget', () => {
     expect(t.granted).toEqual(['a']);
   });
 
+  it('after a burst-limit 429 waits for retry-after, not for a ratelimit-reset further away', async () => {
+    const clock = manualClock();
+    const budget = new InMemoryRateBudget({ limits: small, clock });
+    budget.observe({
+      observedAtMs: clock.now(),
+      status: 429,
+      retryAfterMs: 2000,
+      remaining: 0,
+      resetAtMs: clock.now() + 50_000,
+    });
+    const t = tracker();
+    t.track('a', budget.acquire('deploy'));
+    await clock.advance(1999);
+    expect(t.granted).toEqual([]);
+    await clock.advance(1);
+    expect(t.granted).toEqual(['a']);
+  });
+
   it('after the server reports nothing remaining with a reset in the past, sends one probe per floor interval', async () => {
     const clock = manualClock();
     const budget = new InMemoryRateBudget({

@@ -91,7 +91,10 @@ export class InMemoryRateBudget implements RateBudget {
   }
 
   observe(observation: RateObservation): void {
-    if (observation.remaining !== undefined) this.serverRemaining = observation.remaining;
+    // With retry-after, a zero remaining means the per-minute burst limit, which frees up
+    // after retry-after rather than at ratelimit-reset (the hourly window's oldest request).
+    if (observation.retryAfterMs !== undefined) this.serverRemaining = undefined;
+    else if (observation.remaining !== undefined) this.serverRemaining = observation.remaining;
     if (observation.resetAtMs !== undefined) {
       const untilReset = observation.resetAtMs - observation.observedAtMs;
       this.serverResetAt =
