@@ -1,0 +1,153 @@
+/**
+ * Real SSH into emulated droplets. Each droplet that becomes active gets its own SSH
+ * server on its own loopback address (127.0.0.2, 127.0.0.3, ...; Linux routes all of
+ * 127.0.0.0/8 to the loopback interface, so no setup is needed) and one shared port,
+ * so the address the API reports is the address a client connects to. A server lets
+ * in user `root` with exactly the public keys named in `ssh_keys` when the droplet was
+ * created, nothing else: no passwords, no keys added to the account later.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import ssh2, { type AuthContext, type Connection, type ParsedKey, type Server } from 'ssh2';
+import { handleSession } from './session.ts';
+
+export interface SshTarget {
+  id: number;
+  name: string;
+  address: string;
+  authorizedKeys: string[];
+}
+
+/** What the lifecycle needs from an SSH host; a disabled host satisfies it by doing nothing. */
+export interface SshHost {
+  /** The port every droplet listens on; resolved from 0 to a free port by `ready()`. */
+  port(): number;
+  ready(): Promise<number>;
+  start(target: SshTarget): Promise<void>;
+  stop(dropletId: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Running {
+  server: Server;
+  connections: Set<Connection>;
+  children: Set<ChildProcess>;
+}
+
+export interface SshHostOptions {
+  /** 0 picks a free port once (probed on `probeAddress`) and uses it for every droplet. */
+  port: number;
+  probeAddress: string;
+  /** Host private key (OpenSSH or PEM); one is generated when absent. */
+  hostKey?: string;
+  onError?: (message: string) => void;
+}
+
+export function createSshHost(options: SshHostOptions): SshHost {
+  const hostKey = options.hostKey ?? ssh2.utils.generateKeyPairSync('ed25519').private;
+  const running = new Map<number, Running>();
+  let port = options.port;
+  let probing: Promise<number> | undefined;
+
+  const ready = async (): Promise<number> => {
+    if (port !== 0) return port;
+    probing ??= probeFreePort(options.probeAddress);
+    port = await probing;
+    return port;
+  };
+
+  const stop = async (dropletId: number): Promise<void> => {
+    const entry = running.get(dropletId);
+    if (!entry) return;
+    running.delete(dropletId);
+    const closed = new Promise<void>((resolve) => entry.server.close(() => resolve()));
+    for (const child of entry.children) child.kill('SIGKILL');
+    for (const connection of entry.connections) connection.end();
+    await closed;
+  };
+
+  return {
+    port: () => port,
+    ready,
+    async start(target) {
+      if (running.has(target.id)) return;
+      const listenPort = await ready();
+      const entry: Running = {
+        server: undefined as unknown as Server,
+        connections: new Set(),
+        children: new Set(),
+      };
+      const allowed = target.authorizedKeys
+        .map((line) => ssh2.utils.parseKey(line))
+        .filter((k): k is ParsedKey => !(k instanceof Error));
+      entry.server = new ssh2.Server({ hostKeys: [hostKey] }, (connection) => {
+        entry.connections.add(connection);
+        connection.on('close', () => entry.connections.delete(connection));
+        connection.on('error', (err) => options.onError?.(`ssh ${target.address}: ${err.message}`));
+        connection.on('authentication', (ctx) => authenticate(ctx, allowed));
+        connection.on('ready', () => {
+          connection.on('session', (accept) => {
+            handleSession(accept(), {
+              dropletId: target.id,
+              dropletName: target.name,
+              children: entry.children,
+            });
+          });
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        entry.server.once('error', reject);
+        entry.server.listen(listenPort, target.address, () => {
+          entry.server.off('error', reject);
+          resolve();
+        });
+      });
+      running.set(target.id, entry);
+    },
+    stop,
+    async close() {
+      await Promise.all([...running.keys()].map((id) => stop(id)));
+    },
+  };
+}
+
+/** Lets in `root` holding one of `allowed`, and nobody and nothing else. */
+function authenticate(ctx: AuthContext, allowed: ParsedKey[]): void {
+  const key =
+    ctx.method === 'publickey' && ctx.username === 'root'
+      ? allowed.find((k) => k.getPublicSSH().equals(ctx.key.data))
+      : undefined;
+  if (!key || ctx.method !== 'publickey') {
+    ctx.reject(['publickey']);
+  } else if (!ctx.signature || !ctx.blob) {
+    // Without a signature the client is only asking whether this key would do.
+    ctx.accept();
+  } else if (key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) {
+    ctx.accept();
+  } else {
+    ctx.reject(['publickey']);
+  }
+}
+
+/** An SSH host for emulators run without SSH: droplets still come up, nothing listens. */
+export function disabledSshHost(port: number): SshHost {
+  return {
+    port: () => port,
+    ready: async () => port,
+    start: async () => {},
+    stop: async () => {},
+    close: async () => {},
+  };
+}
+
+async function probeFreePort(address: string): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, address, () => resolve());
+  });
+  const info = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  if (!info || typeof info === 'string') throw new Error('could not find a free port for the SSH host');
+  return info.port;
+}
