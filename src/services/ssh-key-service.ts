@@ -33,8 +33,13 @@ export interface OperationContext {
   actor?: string;
 }
 
-/** Called after a key is deleted or replaced, before the delete returns (cache invalidation). */
-export type KeyChangeListener = (userId: string) => Promise<void>;
+/**
+ * Called when a user's keys change, inside the changing transaction and before it
+ * commits (cache invalidation). Given the transaction, a listener can publish with
+ * NOTIFY, which PostgreSQL delivers exactly when the change commits; if it throws, the
+ * change is rolled back.
+ */
+export type KeyChangeListener = (userId: string, tx: Tx) => Promise<void>;
 
 export interface SshKeyServiceDeps {
   authz: Authz;
@@ -134,7 +139,7 @@ export class SshKeyService {
         const deleted = await keys.deleteKey(tx, userId, keyId);
         if (!deleted) throw new NotFoundError('SSH key');
         if (deleted.secretId) await this.deps.secrets.delete(tx, deleted.secretId);
-        await this.deps.onKeysChanged?.(userId);
+        await this.deps.onKeysChanged?.(userId, tx);
         return deleted.key;
       },
       keyId,

@@ -16,7 +16,18 @@ export type AuditOperation =
   | 'key.private_key_read'
   | 'key.registered'
   | 'key.listed'
-  | 'deploy.fallback_keys';
+  | 'deploy.requested'
+  | 'deploy.created'
+  | 'deploy.failed'
+  | 'deploy.active'
+  | 'deploy.fallback_keys'
+  | 'teardown.requested'
+  | 'teardown.done'
+  | 'teardown.failed'
+  | 'reconcile.adopted'
+  | 'reconcile.destroyed'
+  | 'reconcile.unresponsive'
+  | 'reconcile.resumed';
 
 export interface AuditEntry {
   userId: string | null;
@@ -33,6 +44,9 @@ export interface AuditEntry {
     fingerprintSha256?: string;
     reason?: string;
     errorCode?: string;
+    dropletId?: number;
+    digitaloceanKeyIds?: (number | string)[];
+    usedFallbackKeys?: boolean;
   };
 }
 

@@ -116,13 +116,15 @@ export async function getDefaultKey(tx: Executor, userId: string): Promise<UserS
   return row ?? null;
 }
 
-/** Deletes a key and returns the id of its vault secret, if it had one. */
+/** Deletes a key and returns it with the id of its vault secret, if it had one. */
 export async function deleteKey(tx: Executor, userId: string, keyId: string) {
   const [row] = await tx
     .delete(userSshKeys)
     .where(and(eq(userSshKeys.userId, userId), eq(userSshKeys.id, keyId)))
-    .returning({ secretId: userSshKeys.privateKeySecretId, key: publicColumns });
-  return row ?? null;
+    .returning({ ...publicColumns, secretId: userSshKeys.privateKeySecretId });
+  if (!row) return null;
+  const { secretId, ...key } = row;
+  return { secretId, key: key as UserSshKey };
 }
 
 /**
