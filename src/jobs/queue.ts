@@ -231,10 +231,17 @@ export class JobQueue {
       expireInSeconds: definition.expireInSeconds,
       retentionMinutes: definition.retentionDays * 24 * 60,
     };
-    const existing = await this.boss.getQueue(definition.name);
-    if (!existing) await this.boss.createQueue(definition.name, settings);
+    // pg-boss 10's create_queue deadlocks against itself when two processes create the
+    // same queue at once (each holds the queue table while adding a foreign key to it),
+    // so creation is serialised by an advisory lock. The values are checked names and
+    // numbers, quoted as literals because a multi-statement text takes no parameters.
+    await this.db.executeSql(`
+      begin;
+      select pg_advisory_xact_lock(hashtext('berth: create job queues'));
+      select ${QUEUE_SCHEMA}.create_queue(${literal(definition.name)}, ${literal(JSON.stringify(settings))}::json);
+      commit;`);
     // A queue created by an older berth takes the current retry policy (its jobs keep theirs).
-    else await this.boss.updateQueue(definition.name, settings);
+    await this.boss.updateQueue(definition.name, settings);
   }
 
   private store(): RunnerStore {
@@ -256,6 +263,10 @@ export class JobQueue {
       },
     };
   }
+}
+
+function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
 }
 
 function toBossOptions(options: SendOptions): PgBoss.SendOptions {

@@ -184,6 +184,39 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     expect(ran).toEqual([1]);
   });
 
+  it('shares the database with drizzle transactions without deadlocking', async () => {
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const done = new Set<number>();
+    const job = defineJob({
+      name: uniqueName(),
+      schema: data,
+      concurrency: 4,
+      // Handlers hold transactions open across awaits while pg-boss polls and completes.
+      handler: async ({ n }) => {
+        await t.authz.asService('test: job work', async (tx) => {
+          await tx.execute(sql`select 1`);
+          await pause();
+          await tx.execute(sql`select 2`);
+        });
+        done.add(n);
+      },
+    });
+    const q = queue({ pollingIntervalMs: 200 }).define(job);
+    await q.start();
+    const total = 40;
+    await Promise.all(
+      Array.from({ length: total }, (_, n) =>
+        t.authz.asService('test: enqueue in a long transaction', async (tx) => {
+          await pause();
+          await q.sendInTransaction(tx, job, { n });
+          await pause();
+        }),
+      ),
+    );
+    await waitFor(() => done.size === total, 20_000, 'every job');
+    expect(done.size).toBe(total);
+  });
+
   it('refuses data that does not fit the job, and jobs it does not know', async () => {
     const job = defineJob({ name: uniqueName(), schema: data, handler: async () => undefined });
     const q = queue({ role: 'client' }).define(job);

@@ -1,0 +1,103 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type DatabaseHandle, type EngineClient, openDatabase } from '../../src/db/engine.ts';
+import { defineJob } from '../../src/jobs/definition.ts';
+import type { JobQueue } from '../../src/jobs/queue.ts';
+import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+import { testQueue, waitFor } from './helpers.ts';
+
+const fixture = fileURLToPath(new URL('./fixtures/dying-worker.ts', import.meta.url));
+
+describe.each(testEngines())('several job queues on one %s database', (engine: EngineName) => {
+  let t: TestDatabase;
+  let second: DatabaseHandle | null = null;
+  const open: JobQueue[] = [];
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+    // On PostgreSQL the second queue gets its own connections, as another process would.
+    if (t.url) second = await openDatabase({ kind: 'postgres', url: t.url, poolSize: 2 });
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+    await Promise.all(open.splice(0).map((q) => q.close()));
+  });
+  afterAll(async () => {
+    await second?.close();
+    await t.close();
+  });
+
+  const queue = (on: EngineClient, options = {}) => {
+    const q = testQueue(on, options);
+    open.push(q);
+    return q;
+  };
+
+  it('runs every job exactly once between two queues', async () => {
+    const runs = new Map<number, string[]>();
+    const name = `shared-${randomUUID().slice(0, 8)}`;
+    const job = (who: string) =>
+      defineJob({
+        name,
+        schema: z.object({ n: z.number() }),
+        concurrency: 4,
+        handler: async ({ n }) => {
+          runs.set(n, [...(runs.get(n) ?? []), who]);
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+        },
+      });
+    const a = queue(t.engine).define(job('a'));
+    const b = queue(second?.engine ?? t.engine).define(job('b'));
+    await Promise.all([a.start(), b.start()]);
+    const total = 200;
+    await Promise.all(Array.from({ length: total }, (_, n) => (n % 2 ? a : b).send(name, { n })));
+    await waitFor(() => runs.size === total, 30_000, 'every job');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time for any duplicate to show
+    const duplicates = [...runs.values()].filter((who) => who.length !== 1);
+    const byA = [...runs.values()].filter((who) => who[0] === 'a').length;
+    console.log(`[${engine}] ${total} jobs: ${byA} ran on queue a, ${total - byA} on queue b`);
+    expect(duplicates).toEqual([]);
+    expect(byA).toBeGreaterThan(0);
+    expect(byA).toBeLessThan(total);
+  });
+
+  if (engine === 'postgres') {
+    it('runs the job of a process killed mid-job on another process', async () => {
+      const name = `crash-${randomUUID().slice(0, 8)}`;
+      let rescued: string | null = null;
+      const definition = defineJob({
+        name,
+        schema: z.object({ n: z.number() }),
+        expireInSeconds: 2,
+        retryBackoff: false,
+        retryDelaySeconds: 0,
+        handler: async (_data, job) => {
+          rescued = job.id;
+        },
+      });
+      const sender = queue(t.engine, { role: 'client' }).define(definition);
+      await sender.start();
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, t.url!, name], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      let output = '';
+      child.stdout?.on('data', (chunk) => {
+        output += chunk;
+      });
+      await waitFor(() => output.includes('ready'), 20_000, 'the child worker');
+      const id = (await sender.send(definition, { n: 1 }))!;
+      await waitFor(() => output.includes(`started ${id}`), 10_000, 'the child taking the job');
+      child.kill('SIGKILL');
+      const survivor = queue(t.engine).define(definition);
+      await survivor.start();
+      await waitFor(async () => (await survivor.getJob(id))?.state === 'completed', 20_000, 'the rescue');
+      expect(rescued).toBe(id);
+      expect((await survivor.getJob(id))?.attempts).toBe(2);
+    });
+  }
+});
