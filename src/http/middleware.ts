@@ -1,0 +1,100 @@
+/**
+ * The middleware every berth application shares: request ids, the body size limit (413
+ * before anything parses the body), the JSON content-type check (415), CORS when an
+ * operator allows origins, and the client address used by per-IP limits.
+ */
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
+import { problemResponse } from './problem.ts';
+import type { AppEnv } from './types.ts';
+
+export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
+
+/** `x-request-id` in and out: the caller's if it is a sane token, else a fresh UUID. */
+export const requestIds = (): MiddlewareHandler<AppEnv> =>
+  requestId({ headerName: 'x-request-id', limitLength: 128 });
+
+export const limitBody = (maxBytes: number): MiddlewareHandler<AppEnv> =>
+  bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) =>
+      problemResponse(c, 'payload-too-large', `The request body is larger than ${maxBytes} bytes.`),
+  });
+
+const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;
+
+/**
+ * A request with a body must send it as JSON: berth's routes read nothing else. A body
+ * sent without any content type is refused too; a request without a body passes.
+ */
+export const requireJsonBody = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  const method = c.req.method;
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
+    const type = c.req.header('content-type');
+    const refused = type ? !JSON_TYPE.test(type) : await hasBody(c.req.raw);
+    if (refused)
+      return problemResponse(c, 'unsupported-media-type', 'Send the request body as application/json.');
+  }
+  await next();
+};
+
+async function hasBody(request: Request): Promise<boolean> {
+  const length = request.headers.get('content-length');
+  if (length !== null) return length !== '0';
+  if (!request.body) return false;
+  // The body limit ran first, so what is read here is bounded.
+  return (await request.clone().arrayBuffer()).byteLength > 0;
+}
+
+/** JSON answers about a user are theirs alone: no shared cache may keep them. */
+export const noStore = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  await next();
+  if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
+};
+
+/** CORS for the given origins; none configured means no CORS headers at all. */
+export function corsFor(origins: string[]): MiddlewareHandler<AppEnv> {
+  if (origins.length === 0) return async (_c, next) => next();
+  return cors({
+    origin: origins,
+    allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowHeaders: [
+      'authorization',
+      'content-type',
+      'apikey',
+      'x-client-info',
+      'x-request-id',
+      'x-supabase-api-version',
+    ],
+    exposeHeaders: ['x-request-id', 'retry-after', 'content-disposition'],
+    maxAge: 600,
+  });
+}
+
+export type ClientIpResolver = (c: Context) => string;
+
+/**
+ * The caller's address. Behind `trustedProxyHops` proxies it is that many entries from
+ * the right of X-Forwarded-For (entries further left are whatever the client wrote);
+ * otherwise the socket's peer. Requests that come from no socket (tests) are `unknown`.
+ */
+export function clientIpResolver(trustedProxyHops: number): ClientIpResolver {
+  return (c) => {
+    if (trustedProxyHops > 0) {
+      const forwarded = (c.req.header('x-forwarded-for') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const entry = forwarded[forwarded.length - trustedProxyHops];
+      if (entry) return entry;
+    }
+    try {
+      return getConnInfo(c).remote.address ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  };
+}
