@@ -202,6 +202,8 @@ export class JobQueue {
   }
 
   private validated(job: JobRef<unknown>, data: unknown): string {
+    if (this.state !== 'started')
+      throw new Error(`the job queue is ${this.state}: start it before sending jobs`);
     const name = typeof job === 'string' ? job : job.name;
     const definition = this.definitions.get(name);
     if (!definition) throw new Error(`job "${name}" is not defined on this queue`);

@@ -10,11 +10,15 @@ import { createLogger } from '../../src/observability/logger.ts';
 
 export const silent = createLogger({ level: 'silent' });
 
-export async function waitFor<T>(check: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  ms = 10_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<T>;
     if (Date.now() > end) throw new Error(`${what} not reached within ${ms} ms`);
     await sleep(20);
   }

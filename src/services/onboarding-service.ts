@@ -1,0 +1,181 @@
+/**
+ * User onboarding: the seed's UserOnboardingService. Registering a user writes the user
+ * row, an onboarding record and the `onboard-user` job in one transaction, so no user is
+ * left without a job. The job then creates the default SSH key and registers it with
+ * DigitalOcean at background priority, so the user's first deploy finds it ready. A
+ * deploy that arrives first does the missing steps itself, at deploy priority.
+ *
+ * Running any of it twice is harmless, and the job and a deploy may race on any
+ * process: the default key is created once (the database's partial unique index
+ * decides), and a key is registered once (the registrar shares one flight per key in a
+ * process and reads DigitalOcean's "already in use" as success across processes).
+ */
+import { and, eq, ne, sql } from 'drizzle-orm';
+import type { Authz } from '../db/authz.ts';
+import type { Tx } from '../db/engine.ts';
+import { type OnboardingState, userOnboarding, userSshKeys } from '../db/schema.ts';
+import { InvalidInputError } from '../domain/errors.ts';
+import type { JobContext } from '../jobs/definition.ts';
+import { describeOnboardingFailure, ONBOARD_USER_JOB } from '../jobs/onboard-user.ts';
+import type { JobQueue } from '../jobs/queue.ts';
+import type { Logger } from '../observability/logger.ts';
+import { ensureUserRow, userExists } from '../store/users.ts';
+import type { OnboardingService, OnboardingStatus, RegisteredUser } from './contracts.ts';
+import type { KeyRegistrar, RegisteredKey } from './key-registration.ts';
+import type { OperationContext, SshKeyService } from './ssh-key-service.ts';
+
+export interface OnboardingDeps {
+  authz: Authz;
+  sshKeys: Pick<SshKeyService, 'ensureUserHasSSHKeys'>;
+  registrar: Pick<KeyRegistrar, 'registerAll'>;
+  queue: Pick<JobQueue, 'sendInTransaction'>;
+  logger: Logger;
+}
+
+/** What one run of the onboarding job did, kept as the job's output. */
+export interface OnboardingRun {
+  status: OnboardingState | 'user_deleted';
+  keys?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class UserOnboardingService implements OnboardingService {
+  constructor(private readonly deps: OnboardingDeps) {}
+
+  async enhancedUserRegistration(user: RegisteredUser, ctx: OperationContext = {}): Promise<{ created: boolean }> {
+    if (!UUID.test(user.id)) throw new InvalidInputError('A user id must be a UUID.');
+    const result = await this.deps.authz.asService('register a user and enqueue onboarding', async (tx) => {
+      const created = await ensureUserRow(tx, user);
+      const enqueued = await this.enqueueOnce(tx, user.id);
+      return { created, enqueued };
+    });
+    if (result.enqueued) {
+      this.deps.logger.info({ userId: user.id, requestId: ctx.requestId, created: result.created }, 'user onboarding enqueued');
+    }
+    return { created: result.created };
+  }
+
+  async checkKeyGenerationStatus(userId: string): Promise<OnboardingStatus> {
+    return this.deps.authz.withUser(userId, async (tx) => {
+      const [row] = await tx
+        .select({ status: userOnboarding.status, error: userOnboarding.error, updatedAt: userOnboarding.updatedAt })
+        .from(userOnboarding)
+        .where(eq(userOnboarding.userId, userId));
+      const [key] = await tx
+        .select({ id: userSshKeys.id, digitaloceanKeyId: userSshKeys.digitaloceanKeyId })
+        .from(userSshKeys)
+        .where(and(eq(userSshKeys.userId, userId), eq(userSshKeys.isDefault, true)));
+      if (!row) {
+        // Registered before berth onboarded users (or by a path that could not enqueue):
+        // ready if the default key is already on DigitalOcean, otherwise still to do.
+        const status = key?.digitaloceanKeyId ? 'ready' : 'pending';
+        return { status, error: null, keyId: key?.id ?? null, updatedAt: null };
+      }
+      return {
+        status: row.status,
+        error: row.status === 'failed' ? row.error : null,
+        keyId: key?.id ?? null,
+        updatedAt: row.updatedAt,
+      };
+    });
+  }
+
+  /**
+   * The `onboard-user` job: ensure the default key, register the user's keys on
+   * DigitalOcean at background priority, mark the user ready. A failure of the last
+   * attempt marks onboarding failed with a reason the user can act on.
+   */
+  async runOnboarding(userId: string, job: Pick<JobContext, 'id' | 'isFinalAttempt'>): Promise<OnboardingRun> {
+    const ctx: OperationContext = { actor: 'service:onboarding', requestId: `job:${job.id}` };
+    const current = await this.status(userId);
+    if (current === 'ready') return { status: 'ready' };
+    if (current === null && !(await this.exists(userId))) return { status: 'user_deleted' };
+    try {
+      await this.advance(userId, 'generating', true);
+      await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
+      await this.advance(userId, 'registering');
+      // Read the keys again right before registering: a deploy may have registered
+      // them meanwhile, and then there is nothing left to send to DigitalOcean.
+      const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
+      await this.deps.registrar.registerAll(userId, keys, 'background', ctx);
+      await this.advance(userId, 'ready');
+      return { status: 'ready', keys: keys.length };
+    } catch (error) {
+      if (job.isFinalAttempt) {
+        const reason = describeOnboardingFailure(error);
+        await this.markFailed(userId, reason).catch((e: unknown) =>
+          this.deps.logger.error({ err: e, userId }, 'could not record the onboarding failure'),
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * A deploy of a user whose onboarding may not have finished: does what is missing
+   * inline, at deploy priority, and returns the user's keys as registered on
+   * DigitalOcean. Once onboarding is done this costs one read of the keys.
+   */
+  async handleFirstTimeDeployment(userId: string, ctx: OperationContext = {}): Promise<RegisteredKey[]> {
+    const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
+    const registered = await this.deps.registrar.registerAll(userId, keys, 'deploy', ctx);
+    if ((await this.status(userId)) !== 'ready') await this.markReady(userId);
+    return registered;
+  }
+
+  /** Writes the onboarding record and the job, unless the user already has a record. */
+  private async enqueueOnce(tx: Tx, userId: string): Promise<boolean> {
+    const inserted = await tx
+      .insert(userOnboarding)
+      .values({ userId })
+      .onConflictDoNothing()
+      .returning({ userId: userOnboarding.userId });
+    if (inserted.length === 0) return false;
+    await this.deps.queue.sendInTransaction(tx, ONBOARD_USER_JOB, { userId });
+    return true;
+  }
+
+  private async status(userId: string): Promise<OnboardingState | null> {
+    const rows = await this.deps.authz.asService('read onboarding status', (tx) =>
+      tx.select({ status: userOnboarding.status }).from(userOnboarding).where(eq(userOnboarding.userId, userId)),
+    );
+    return rows[0]?.status ?? null;
+  }
+
+  private exists(userId: string): Promise<boolean> {
+    return this.deps.authz.asService('check the user still exists', (tx) => userExists(tx, userId));
+  }
+
+  /** Moves onboarding on, never back from `ready` (a deploy may have finished it). */
+  private async advance(userId: string, status: OnboardingState, newAttempt = false): Promise<void> {
+    await this.deps.authz.asService('record onboarding progress', async (tx) => {
+      await tx
+        .insert(userOnboarding)
+        .values({ userId, status, attempts: newAttempt ? 1 : 0 })
+        .onConflictDoUpdate({
+          target: userOnboarding.userId,
+          set: {
+            status,
+            error: null,
+            attempts: newAttempt ? sql`${userOnboarding.attempts} + 1` : userOnboarding.attempts,
+            updatedAt: sql`now()`,
+          },
+          setWhere: ne(userOnboarding.status, 'ready'),
+        });
+    });
+  }
+
+  private markReady(userId: string): Promise<void> {
+    return this.advance(userId, 'ready');
+  }
+
+  private async markFailed(userId: string, reason: string): Promise<void> {
+    await this.deps.authz.asService('record an onboarding failure', async (tx) => {
+      await tx
+        .update(userOnboarding)
+        .set({ status: 'failed', error: reason, updatedAt: sql`now()` })
+        .where(and(eq(userOnboarding.userId, userId), ne(userOnboarding.status, 'ready')));
+    });
+  }
+}
