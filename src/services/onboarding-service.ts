@@ -43,7 +43,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class UserOnboardingService implements OnboardingService {
   constructor(private readonly deps: OnboardingDeps) {}
 
-  async enhancedUserRegistration(user: RegisteredUser, ctx: OperationContext = {}): Promise<{ created: boolean }> {
+  async enhancedUserRegistration(
+    user: RegisteredUser,
+    ctx: OperationContext = {},
+  ): Promise<{ created: boolean }> {
     if (!UUID.test(user.id)) throw new InvalidInputError('A user id must be a UUID.');
     const result = await this.deps.authz.asService('register a user and enqueue onboarding', async (tx) => {
       const created = await ensureUserRow(tx, user);
@@ -51,7 +54,10 @@ export class UserOnboardingService implements OnboardingService {
       return { created, enqueued };
     });
     if (result.enqueued) {
-      this.deps.logger.info({ userId: user.id, requestId: ctx.requestId, created: result.created }, 'user onboarding enqueued');
+      this.deps.logger.info(
+        { userId: user.id, requestId: ctx.requestId, created: result.created },
+        'user onboarding enqueued',
+      );
     }
     return { created: result.created };
   }
@@ -59,7 +65,11 @@ export class UserOnboardingService implements OnboardingService {
   async checkKeyGenerationStatus(userId: string): Promise<OnboardingStatus> {
     return this.deps.authz.withUser(userId, async (tx) => {
       const [row] = await tx
-        .select({ status: userOnboarding.status, error: userOnboarding.error, updatedAt: userOnboarding.updatedAt })
+        .select({
+          status: userOnboarding.status,
+          error: userOnboarding.error,
+          updatedAt: userOnboarding.updatedAt,
+        })
         .from(userOnboarding)
         .where(eq(userOnboarding.userId, userId));
       const [key] = await tx
@@ -86,7 +96,10 @@ export class UserOnboardingService implements OnboardingService {
    * DigitalOcean at background priority, mark the user ready. A failure of the last
    * attempt marks onboarding failed with a reason the user can act on.
    */
-  async runOnboarding(userId: string, job: Pick<JobContext, 'id' | 'isFinalAttempt'>): Promise<OnboardingRun> {
+  async runOnboarding(
+    userId: string,
+    job: Pick<JobContext, 'id' | 'isFinalAttempt'>,
+  ): Promise<OnboardingRun> {
     const ctx: OperationContext = { actor: 'service:onboarding', requestId: `job:${job.id}` };
     const current = await this.status(userId);
     if (current === 'ready') return { status: 'ready' };
@@ -138,7 +151,10 @@ export class UserOnboardingService implements OnboardingService {
 
   private async status(userId: string): Promise<OnboardingState | null> {
     const rows = await this.deps.authz.asService('read onboarding status', (tx) =>
-      tx.select({ status: userOnboarding.status }).from(userOnboarding).where(eq(userOnboarding.userId, userId)),
+      tx
+        .select({ status: userOnboarding.status })
+        .from(userOnboarding)
+        .where(eq(userOnboarding.userId, userId)),
     );
     return rows[0]?.status ?? null;
   }
