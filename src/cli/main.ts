@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { DirectoryLockedError } from '../db/lock.ts';
 import { BerthError } from '../domain/errors.ts';
 import { KeyringError } from '../domain/vault/keyring.ts';
+import { jobsCommand } from './jobs.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 import { vaultCommand } from './vault.ts';
@@ -19,6 +20,7 @@ const program = new Command()
 program.addCommand(serveCommand(loadConfig), { isDefault: false });
 program.addCommand(migrateCommand(loadConfig));
 program.addCommand(vaultCommand(loadConfig));
+program.addCommand(jobsCommand(loadConfig));
 
 try {
   await program.parseAsync(process.argv);
