@@ -31,11 +31,12 @@ describe.each(testEngines())('the internal API on %s', (engine: EngineName) => {
     const userId = await t.createUser();
     const agent = await services.agents.createAgent(userId, { name: 'a' });
     const path = `/internal/agents/${agent.id}/ensure-tool-environment`;
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       {},
       { 'x-internal-api-secret': 'wrong' },
       { 'x-internal-api-secret': `${SECRET}x` },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const res = await call(app, 'POST', path, { body: { userId }, headers });
       expect(res.status).toBe(401);
       expect(res.json.type).toBe('https://berth.dev/problems/unauthorized');

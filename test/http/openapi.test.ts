@@ -119,7 +119,7 @@ describe('the OpenAPI document', () => {
     const res = await internal.request('/internal/openapi.json', {
       headers: { 'x-internal-api-secret': 'x'.repeat(40) },
     });
-    const internalDoc = await res.json();
+    const internalDoc = (await res.json()) as { paths: Record<string, Record<string, unknown>> };
     expect((await new Validator().validate(internalDoc)).valid).toBe(true);
     expect(documentedRoutes(internalDoc)).toEqual(
       servedRoutes(internal, new Set(['/internal/openapi.json'])),
