@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { DirectoryLockedError } from '../db/lock.ts';
+import { emulatorCommand } from '../digitalocean/emulator/cli.ts';
 import { BerthError } from '../domain/errors.ts';
 import { KeyringError } from '../domain/vault/keyring.ts';
 import { jobsCommand } from './jobs.ts';
@@ -21,6 +22,7 @@ program.addCommand(serveCommand(loadConfig), { isDefault: false });
 program.addCommand(migrateCommand(loadConfig));
 program.addCommand(vaultCommand(loadConfig));
 program.addCommand(jobsCommand(loadConfig));
+program.addCommand(emulatorCommand());
 
 try {
   await program.parseAsync(process.argv);
@@ -30,6 +32,8 @@ try {
     error instanceof ConfigError ||
     error instanceof DirectoryLockedError ||
     error instanceof KeyringError;
-  process.stderr.write(`berth: ${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`);
+  process.stderr.write(
+    `berth: ${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`,
+  );
   process.exitCode = 1;
 }

@@ -20,6 +20,43 @@ const schema = z.object({
   BERTH_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   BERTH_MASTER_KEYS: optional,
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DIGITALOCEAN_TOKEN: optional,
+  DIGITALOCEAN_API_URL: optional,
+  BERTH_EMULATOR_PORT: port(0),
+  BERTH_EMULATOR_SSH_PORT: port(2222),
+  BERTH_EMULATOR_ACTIVE_AFTER_MS: z.coerce.number().int().min(0).optional(),
+  BERTH_DROPLET_REGION: z.string().default('nyc3'),
+  BERTH_DROPLET_SIZE: z.string().default('s-1vcpu-1gb'),
+  BERTH_DROPLET_IMAGE: z.string().default('ubuntu-24-04-x64'),
+  BERTH_DROPLET_INSTALL_DOCKER: z.stringbool().default(false),
+  BERTH_FALLBACK_SSH_KEY_IDS: optional,
+  REDIS_URL: optional,
+  BERTH_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(300_000),
+  // The public API, sign-in and the internal API (src/http, src/auth).
+  BERTH_PUBLIC_URL: optional,
+  BERTH_AUTH_PROVIDER: z.enum(['embedded', 'external']).optional(),
+  BERTH_JWT_SECRET: optional,
+  BERTH_JWKS_URL: optional,
+  BERTH_JWT_ISSUER: optional,
+  BERTH_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  BERTH_REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .default(30 * 86_400),
+  BERTH_CORS_ORIGINS: optional,
+  BERTH_TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  BERTH_RATE_LIMIT_USER_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+  BERTH_RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(120),
+  BERTH_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(64 * 1024),
+  INTERNAL_PORT: port(8081),
+  INTERNAL_HOST: z.string().default('127.0.0.1'),
+  BERTH_INTERNAL_API_SECRET: optional,
 });
 
 export interface Config {
@@ -30,6 +67,42 @@ export interface Config {
   dbPoolSize: number;
   masterKeys: string | undefined;
   logLevel: z.infer<typeof schema>['BERTH_LOG_LEVEL'];
+  digitalocean: {
+    token: string | undefined;
+    apiUrl: string | undefined;
+    emulatorPort: number;
+    emulatorSshPort: number;
+    emulatorActiveAfterMs: number | undefined;
+  };
+  droplets: { region: string; size: string; image: string; installDocker: boolean };
+  /** DigitalOcean key ids (numbers) or fingerprints of the operator's fallback keys. */
+  fallbackKeys: (number | string)[];
+  redisUrl: string | undefined;
+  reconcileIntervalMs: number;
+  http: {
+    publicUrl: string | undefined;
+    corsOrigins: string[];
+    trustedProxyHops: number;
+    rateLimits: { userPerMinute: number; ipPerMinute: number };
+    bodyLimitBytes: number;
+  };
+  auth: {
+    provider: 'embedded' | 'external';
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    jwtIssuer: string | undefined;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+  };
+  internal: { port: number; host: string; secret: string | undefined };
+}
+
+function parseFallbackKeys(text: string | undefined): (number | string)[] {
+  return (text ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map((k) => (/^\d+$/.test(k) ? Number(k) : k));
 }
 
 export class ConfigError extends Error {
@@ -54,5 +127,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: e.BERTH_DB_POOL_SIZE,
     masterKeys: e.BERTH_MASTER_KEYS,
     logLevel: e.BERTH_LOG_LEVEL,
+    digitalocean: {
+      token: e.DIGITALOCEAN_TOKEN,
+      apiUrl: e.DIGITALOCEAN_API_URL,
+      emulatorPort: e.BERTH_EMULATOR_PORT,
+      emulatorSshPort: e.BERTH_EMULATOR_SSH_PORT,
+      emulatorActiveAfterMs: e.BERTH_EMULATOR_ACTIVE_AFTER_MS,
+    },
+    droplets: {
+      region: e.BERTH_DROPLET_REGION,
+      size: e.BERTH_DROPLET_SIZE,
+      image: e.BERTH_DROPLET_IMAGE,
+      installDocker: e.BERTH_DROPLET_INSTALL_DOCKER,
+    },
+    fallbackKeys: parseFallbackKeys(e.BERTH_FALLBACK_SSH_KEY_IDS),
+    redisUrl: e.REDIS_URL,
+    reconcileIntervalMs: e.BERTH_RECONCILE_INTERVAL_MS,
+    http: {
+      publicUrl: e.BERTH_PUBLIC_URL,
+      corsOrigins: (e.BERTH_CORS_ORIGINS ?? '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+      trustedProxyHops: e.BERTH_TRUSTED_PROXY_HOPS,
+      rateLimits: {
+        userPerMinute: e.BERTH_RATE_LIMIT_USER_PER_MINUTE,
+        ipPerMinute: e.BERTH_RATE_LIMIT_IP_PER_MINUTE,
+      },
+      bodyLimitBytes: e.BERTH_BODY_LIMIT_BYTES,
+    },
+    auth: {
+      // An external provider is implied by a JWKS URL; otherwise berth signs users in itself.
+      provider: e.BERTH_AUTH_PROVIDER ?? (e.BERTH_JWKS_URL ? 'external' : 'embedded'),
+      jwtSecret: e.BERTH_JWT_SECRET,
+      jwksUrl: e.BERTH_JWKS_URL,
+      jwtIssuer: e.BERTH_JWT_ISSUER,
+      accessTokenTtlSeconds: e.BERTH_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.BERTH_REFRESH_TOKEN_TTL_SECONDS,
+    },
+    internal: { port: e.INTERNAL_PORT, host: e.INTERNAL_HOST, secret: e.BERTH_INTERNAL_API_SECRET },
   };
 }

@@ -1,0 +1,250 @@
+/**
+ * Onboarding under a sign-up burst: 1,000 users registered at once through
+ * `enhancedUserRegistration`, each then onboarded by the `onboard-user` job against the
+ * DigitalOcean emulator with its real limits (250 requests per minute, 5,000 per hour).
+ * It checks that every user ends `ready` with exactly one default key and one key on
+ * DigitalOcean (nothing lost, nothing duplicated), prints the p99 event-loop delay during
+ * the burst (target < 20 ms), and compares the time DigitalOcean registration took with
+ * the shortest the rate budget allows for the calls it needed (target ≤ 1.1×, no 429).
+ *
+ * Time is scaled (default ×20, `--scale`): the emulator, the rate budget and the client
+ * share a clock on which a minute lasts 3 real seconds, so the limits mean what they
+ * mean while the run takes seconds; see onboarding-support.ts for what that does and
+ * does not scale. `--scale 1` runs at real speed (about eight minutes).
+ *
+ * Standalone: node --import tsx bench/onboarding.ts [--users 1000] [--scale 20]
+ *   [--database-url postgres://…/postgres]   (an admin URL: a scratch database is made)
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { sql } from 'drizzle-orm';
+import { createAuthz } from '../src/db/authz.ts';
+import { runMigrations } from '../src/db/migrate.ts';
+import {
+  DIGITALOCEAN_LIMITS,
+  DigitalOceanClient,
+  InMemoryRateBudget,
+} from '../src/digitalocean/client/index.ts';
+import { createEmulator } from '../src/digitalocean/emulator/index.ts';
+import { createKeyring, generateMasterKey } from '../src/domain/vault/keyring.ts';
+import { onboardUserJob } from '../src/jobs/onboard-user.ts';
+import { JobQueue } from '../src/jobs/queue.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { KeyRegistrar } from '../src/services/key-registration.ts';
+import { createKeygenPool } from '../src/services/keygen-pool.ts';
+import { UserOnboardingService } from '../src/services/onboarding-service.ts';
+import { SshKeyService } from '../src/services/ssh-key-service.ts';
+import { DbSecretStore, EncryptedSecretStore } from '../src/store/secrets.ts';
+import {
+  minimumBackgroundSpanMs,
+  minimumFullLimitSpanMs,
+  openBenchDatabase,
+  recordingFetch,
+  scaledClock,
+} from './onboarding-support.ts';
+import { type BenchRow, formatTable } from './table.ts';
+
+export interface OnboardingBenchOptions {
+  users?: number;
+  /** How much faster than real time DigitalOcean's windows pass. Default 20. */
+  timeScale?: number;
+  /** An admin URL of a PostgreSQL server; without it the run uses PGlite. */
+  databaseUrl?: string;
+  /** onboard-user jobs run at once. Default: the job's own default. */
+  concurrency?: number;
+  /** Longest the run may take, in real ms. Default 15 minutes. */
+  timeoutMs?: number;
+}
+
+const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
+
+export async function benchOnboarding(options: OnboardingBenchOptions = {}): Promise<BenchRow[]> {
+  const users = options.users ?? 1000;
+  const scale = options.timeScale ?? 20;
+  const clock = scaledClock(scale);
+  const logger = createLogger({ level: 'warn' });
+  const database = await openBenchDatabase(options.databaseUrl);
+  const token = randomBytes(16).toString('hex');
+  const emulator = createEmulator({ token, clock: clock.now, ssh: { enabled: false } });
+  const listening = await emulator.listen(0);
+  const keygen = createKeygenPool();
+  let queue: JobQueue | null = null;
+  try {
+    await runMigrations(database.engine);
+    const authz = createAuthz(database.db);
+    const secrets = new EncryptedSecretStore(
+      new DbSecretStore(),
+      createKeyring([generateMasterKey('bench')]),
+    );
+    const sshKeys = new SshKeyService({ authz, secrets, keygen });
+    const traffic = recordingFetch(clock);
+    const client = new DigitalOceanClient({
+      baseUrl: listening.url,
+      token: () => token,
+      rateBudget: new InMemoryRateBudget({ clock, limits: DIGITALOCEAN_LIMITS }),
+      clock,
+      fetch: traffic.fetch,
+    });
+    const registrar = new KeyRegistrar({ authz, registry: client });
+    queue = new JobQueue({ engine: database.engine, logger });
+    const onboarding = new UserOnboardingService({ authz, sshKeys, registrar, queue, logger });
+    queue.define(onboardUserJob(onboarding, options.concurrency ? { concurrency: options.concurrency } : {}));
+    await queue.start();
+
+    const ids = Array.from({ length: users }, () => randomUUID());
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const started = performance.now();
+    await Promise.all(
+      ids.map((id) => onboarding.enhancedUserRegistration({ id, email: `${id}@bench.test` })),
+    );
+    const registeredMs = performance.now() - started;
+    const deadline = started + (options.timeoutMs ?? 15 * 60_000);
+    let ready = 0;
+    while (ready < users && performance.now() < deadline) {
+      await sleep(100);
+      const [row] = rowsOf<{ ready: number }>(
+        await database.db.execute(
+          sql`select count(*)::int as ready from user_onboarding where status = 'ready'`,
+        ),
+      );
+      ready = row?.ready ?? 0;
+    }
+    const wallMs = performance.now() - started;
+    loop.disable();
+
+    const [keys] = rowsOf<{ defaults: number; users_with_one: number; registered: number; runs: number }>(
+      await database.db.execute(sql`
+        select (select count(*) from user_ssh_keys where is_default)::int as defaults,
+               (select count(*) from (select user_id from user_ssh_keys where is_default
+                  group by user_id having count(*) = 1) one)::int as users_with_one,
+               (select count(*) from user_ssh_keys where digitalocean_key_id is not null)::int as registered,
+               (select coalesce(sum(attempts), 0) from user_onboarding)::int as runs`),
+    );
+    const onDigitalOcean = new Set([...emulator.state.keys.values()].map((k) => k.fingerprint)).size;
+    const doKeys = emulator.state.keys.size;
+    const calls = traffic.calls;
+    const rateLimited = calls.filter((c) => c.status === 429).length;
+    const needed = 2 * users; // a new key: one lookup by fingerprint (404), one create
+    const firstCall = Math.min(...calls.map((c) => c.startedAt));
+    const lastAnswer = Math.max(...calls.map((c) => c.endedAt));
+    const spanMs = lastAnswer - firstCall;
+    const minimumMs = minimumBackgroundSpanMs(needed, DIGITALOCEAN_LIMITS);
+    const p99 = loop.percentile(99) / 1e6;
+    const lost = users - ready;
+    const duplicated = (keys?.defaults ?? 0) - (keys?.users_with_one ?? 0) + (doKeys - onDigitalOcean);
+    return [
+      {
+        name: 'onboarding: sign-ups registered (one transaction each)',
+        value: users / (registeredMs / 1000),
+        unit: 'sign-ups/s',
+      },
+      {
+        name: 'onboarding: users ready',
+        value: ready,
+        unit: 'users',
+        target: `= ${users}`,
+        pass: ready === users,
+      },
+      {
+        name: 'onboarding: users lost (not ready)',
+        value: lost,
+        unit: 'users',
+        target: '= 0',
+        pass: lost === 0,
+      },
+      {
+        name: 'onboarding: users with exactly one default key',
+        value: keys?.users_with_one ?? 0,
+        unit: 'users',
+        target: `= ${users}`,
+        pass: keys?.users_with_one === users,
+      },
+      {
+        name: 'onboarding: keys on DigitalOcean',
+        value: doKeys,
+        unit: 'keys',
+        target: `= ${users}`,
+        pass: doKeys === users,
+      },
+      {
+        name: 'onboarding: duplicated keys (berth or DigitalOcean)',
+        value: duplicated,
+        unit: 'keys',
+        target: '= 0',
+        pass: duplicated === 0,
+      },
+      {
+        name: 'onboarding: job runs (retries included)',
+        value: keys?.runs ?? 0,
+        unit: 'runs',
+        baseline: users,
+        baselineName: 'one per user',
+      },
+      {
+        name: 'onboarding: DigitalOcean calls',
+        value: calls.length,
+        unit: 'calls',
+        baseline: needed,
+        baselineName: '2 per new key',
+        target: `= ${needed}`,
+        pass: calls.length === needed,
+      },
+      {
+        name: 'onboarding: DigitalOcean 429 answers',
+        value: rateLimited,
+        unit: 'answers',
+        target: '= 0',
+        pass: rateLimited === 0,
+      },
+      {
+        name: 'onboarding: p99 event-loop delay during the burst',
+        value: p99,
+        unit: 'ms',
+        target: '< 20 ms',
+        pass: p99 < 20,
+      },
+      {
+        name: `onboarding: DigitalOcean registration time (clock ×${scale})`,
+        value: spanMs / 1000,
+        unit: 's',
+        baseline: minimumMs / 1000,
+        baselineName: 'budget minimum, background share',
+        target: 'ratio ≤ 1.1',
+        pass: minimumMs > 0 && spanMs / minimumMs <= 1.1,
+      },
+      {
+        name: 'onboarding: same, against the full 250/min (no deploy reserve)',
+        value: spanMs / 1000,
+        unit: 's',
+        baseline: minimumFullLimitSpanMs(needed, DIGITALOCEAN_LIMITS) / 1000,
+        baselineName: 'minimum at 250/min',
+      },
+      { name: 'onboarding: wall time of the run', value: wallMs / 1000, unit: 's (real)' },
+    ];
+  } finally {
+    await queue?.close();
+    await keygen.close();
+    await emulator.close();
+    await database.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const arg = (name: string) => {
+    const at = process.argv.indexOf(`--${name}`);
+    return at === -1 ? undefined : process.argv[at + 1];
+  };
+  const users = arg('users');
+  const scale = arg('scale');
+  const concurrency = arg('concurrency');
+  const rows = await benchOnboarding({
+    ...(users ? { users: Number(users) } : {}),
+    ...(scale ? { timeScale: Number(scale) } : {}),
+    ...(concurrency ? { concurrency: Number(concurrency) } : {}),
+    ...(arg('database-url') ? { databaseUrl: arg('database-url') } : {}),
+  });
+  console.log(formatTable(rows));
+}

@@ -1,0 +1,24 @@
+/**
+ * `npm run bench`: runs every benchmark and prints one table (figure, baseline measured
+ * in the same run, ratio, target). Benchmarks, not tests: nothing here fails the build;
+ * the table says whether each target was met. `--only name` runs one.
+ */
+import { cpus, totalmem } from 'node:os';
+import { benchKeygen } from './keygen.ts';
+import { type BenchRow, formatTable } from './table.ts';
+
+const benches: Record<string, () => Promise<BenchRow[]>> = {
+  keygen: () => benchKeygen(),
+};
+
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const rows: BenchRow[] = [];
+for (const [name, run] of Object.entries(benches)) {
+  if (only && name !== only) continue;
+  process.stderr.write(`running ${name}…\n`);
+  rows.push(...(await run()));
+}
+console.log(
+  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+);
+console.log(formatTable(rows));

@@ -1,0 +1,97 @@
+/**
+ * Builds the tool environment services from their parts, for the composition root: the
+ * follower, the provisioner, the request-path service and the reconciler, each given only
+ * what it uses.
+ */
+import type { Authz } from '../../db/authz.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { DeploymentKeyService } from '../deployment-keys.ts';
+import { ToolEnvironmentService } from './environment-service.ts';
+import { DropletFollower } from './follower.ts';
+import type { DropletApi, DropletSettings } from './ports.ts';
+import { Provisioner } from './provisioner.ts';
+import { Reconciler } from './reconciler.ts';
+
+export interface EnvironmentModule {
+  service: ToolEnvironmentService;
+  reconciler: Reconciler;
+  follower: DropletFollower;
+  close(): Promise<void>;
+}
+
+export function createEnvironmentModule(deps: {
+  authz: Authz;
+  droplets: DropletApi;
+  keys: DeploymentKeyService;
+  settings: DropletSettings;
+  logger: Logger;
+  instanceId: string;
+  follow?: { firstDelayMs?: number; maxDelayMs?: number };
+  leaseMs?: number;
+}): EnvironmentModule {
+  const { authz, droplets, settings, logger } = deps;
+  const follower = new DropletFollower({
+    authz,
+    droplets,
+    sshPort: settings.sshPort,
+    logger,
+    ...deps.follow,
+  });
+  const provisioner = new Provisioner({ authz, droplets, keys: deps.keys, follower, settings, logger });
+  const service = new ToolEnvironmentService({
+    authz,
+    provisioner,
+    settings,
+    logger,
+    instanceId: deps.instanceId,
+  });
+  const reconciler = new Reconciler({
+    authz,
+    droplets,
+    provisioner,
+    follower,
+    sshPort: settings.sshPort,
+    logger,
+    ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}),
+  });
+  return {
+    service,
+    reconciler,
+    follower,
+    async close() {
+      await service.settled();
+      await follower.close();
+    },
+  };
+}
+
+/**
+ * Runs the reconciler at start and then every `intervalMs`, never two runs at once in
+ * this process. A failed run is logged and retried at the next tick: the reconciler is
+ * itself the recovery path, so it must not stop on its own error.
+ */
+export function startPeriodicReconcile(
+  reconciler: Pick<Reconciler, 'reconcile'>,
+  intervalMs: number,
+  logger: Logger,
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> | null = null;
+  const tick = () => {
+    if (running) return;
+    running = reconciler
+      .reconcile()
+      .catch((error) => logger.error({ err: error }, 'reconcile failed; retrying at the next interval'))
+      .finally(() => {
+        running = null;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * A berth environment stack for tests: a test database, the local DigitalOcean emulator
+ * (checking every request and answer against DigitalOcean's OpenAPI description), the
+ * real client, and the key and environment services wired as the composition root wires
+ * them, with short timings so droplets turn active in a fraction of a second.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { agents } from '../../src/db/schema.ts';
+import { DigitalOceanClient, InMemoryRateBudget } from '../../src/digitalocean/client/index.ts';
+import { createEmulator, type Emulator } from '../../src/digitalocean/emulator/index.ts';
+import { createSpecValidator } from '../../src/digitalocean/spec/validator.ts';
+import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
+import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
+import { DeploymentKeyService } from '../../src/services/deployment-keys.ts';
+import { createEnvironmentModule, type EnvironmentModule } from '../../src/services/environments/index.ts';
+import { MemoryKeyCache, TieredKeyCache } from '../../src/services/key-cache.ts';
+import { type KeyChangeBus, startKeyChangeBus } from '../../src/services/key-invalidation.ts';
+import { KeyRegistrar } from '../../src/services/key-registration.ts';
+import { SshKeyService } from '../../src/services/ssh-key-service.ts';
+import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts';
+import type { EngineName, TestDatabase } from './db.ts';
+import { openTestDatabase } from './db.ts';
+
+const run = promisify(execFile);
+const emulatorUrls = new WeakMap<Emulator, { url: string }>();
+export const EMULATOR_TOKEN = 'test-do-token';
+
+export interface Stack {
+  t: TestDatabase;
+  emulator: Emulator;
+  client: DigitalOceanClient;
+  sshKeys: SshKeyService;
+  deploymentKeys: DeploymentKeyService;
+  environments: EnvironmentModule;
+  bus: KeyChangeBus;
+  createAgent(userId: string, name?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function openStack(
+  engine: EngineName,
+  options: {
+    fallbackKeys?: (number | string)[];
+    existing?: TestDatabase;
+    instanceId?: string;
+    /** Share another stack's emulator (another "process" on the same DigitalOcean). */
+    reuseEmulator?: Emulator;
+  } = {},
+): Promise<Stack> {
+  const t = options.existing ?? (await openTestDatabase(engine));
+  const emulator =
+    options.reuseEmulator ??
+    createEmulator({
+      token: EMULATOR_TOKEN,
+      activeAfterMs: 200,
+      sshPort: 0,
+      conformance: createSpecValidator(),
+    });
+  const listening = options.reuseEmulator ? emulatorUrls.get(emulator)! : await emulator.listen(0);
+  emulatorUrls.set(emulator, listening);
+  const logger = pino({ level: 'silent' });
+  const client = new DigitalOceanClient({
+    baseUrl: listening.url,
+    token: () => EMULATOR_TOKEN,
+    rateBudget: new InMemoryRateBudget(),
+    timeoutMs: 10_000,
+    retry: { maxRetries: 2, baseDelayMs: 20, maxDelayMs: 200, serverDelayFloorMs: 50 },
+    breaker: { consecutiveFailures: 50 },
+  });
+  const cache = new TieredKeyCache(new MemoryKeyCache(), null);
+  const bus = await startKeyChangeBus({ engine: t.engine, cache, shared: null });
+  const secrets = new EncryptedSecretStore(new DbSecretStore(), createKeyring([generateMasterKey('k1')]));
+  const sshKeys = new SshKeyService({
+    authz: t.authz,
+    secrets,
+    keygen: { generate: async (o) => generateKeyPair(o) },
+    onKeysChanged: (userId, tx) => bus.publish(userId, tx),
+  });
+  const registrar = new KeyRegistrar({ authz: t.authz, registry: client });
+  const deploymentKeys = new DeploymentKeyService({
+    authz: t.authz,
+    sshKeys,
+    registrar,
+    cache,
+    fallbackKeys: options.fallbackKeys ?? [],
+    logger,
+  });
+  const environments = createEnvironmentModule({
+    authz: t.authz,
+    droplets: client,
+    keys: deploymentKeys,
+    settings: {
+      region: 'nyc3',
+      size: 's-1vcpu-1gb',
+      image: 'ubuntu-24-04-x64',
+      sshPort: emulator.sshPort,
+      sshUser: 'root',
+      installDocker: false,
+    },
+    logger,
+    instanceId: options.instanceId ?? 'test',
+    follow: { firstDelayMs: 100, maxDelayMs: 300 },
+    leaseMs: 0,
+  });
+  return {
+    t,
+    emulator,
+    client,
+    sshKeys,
+    deploymentKeys,
+    environments,
+    bus,
+    async createAgent(userId, name = 'agent') {
+      const id = randomUUID();
+      await t.authz.withUser(userId, (tx) => tx.insert(agents).values({ id, userId, name }));
+      return id;
+    },
+    async close() {
+      await environments.close();
+      await bus.close();
+      if (!options.reuseEmulator) await emulator.close();
+      if (!options.existing) await t.close();
+    },
+  };
+}
+
+/** Polls until `check` returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs Debian's OpenSSH client against a droplet: `echo ok`, with only the given key. */
+export async function sshEcho(
+  privateKey: string,
+  host: string,
+  port: number,
+): Promise<{ ok: boolean; output: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-ssh-'));
+  const keyFile = join(dir, 'id');
+  writeFileSync(keyFile, privateKey, { mode: 0o600 });
+  chmodSync(keyFile, 0o600);
+  try {
+    const { stdout } = await run('ssh', [
+      '-F',
+      '/dev/null',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'PasswordAuthentication=no',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=5',
+      '-o',
+      'LogLevel=ERROR',
+      '-i',
+      keyFile,
+      '-p',
+      String(port),
+      `root@${host}`,
+      'echo ok',
+    ]);
+    return { ok: stdout.trim() === 'ok', output: stdout };
+  } catch (error) {
+    return { ok: false, output: String((error as { stderr?: string }).stderr ?? error) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
