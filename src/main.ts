@@ -2,16 +2,37 @@
  * The composition root: the one place that builds berth's parts and wires them, handing
  * each only what it uses. Nothing else constructs services or reads the environment.
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { type Config, loadConfig } from './config/config.ts';
+import { Redis } from 'ioredis';
+import { createAuthModule } from './auth/setup.ts';
+import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { loadKeyring } from './config/master-keys.ts';
 import { createAuthz } from './db/authz.ts';
 import { type DatabaseHandle, openDatabase } from './db/engine.ts';
 import { runMigrations } from './db/migrate.ts';
+import { PgRateBudget } from './digitalocean/pg-rate-budget.ts';
+import { setupDigitalOcean } from './digitalocean/setup.ts';
 import { createHttpApp } from './http/app.ts';
+import { createInternalApp } from './http/internal-app.ts';
+import { clientIpResolver } from './http/middleware.ts';
+import { type FetchHandler, listen } from './http/server.ts';
+import { onboardUserJob } from './jobs/onboard-user.ts';
+import { JobQueue } from './jobs/queue.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { AgentService } from './services/agent-service.ts';
+import type { EnvironmentService, OnboardingService } from './services/contracts.ts';
+import { DeploymentKeyService } from './services/deployment-keys.ts';
+import {
+  createEnvironmentModule,
+  type EnvironmentModule,
+  startPeriodicReconcile,
+} from './services/environments/index.ts';
+import { MemoryKeyCache, RedisKeyCache, TieredKeyCache } from './services/key-cache.ts';
+import { startKeyChangeBus } from './services/key-invalidation.ts';
+import { KeyRegistrar } from './services/key-registration.ts';
 import { createKeygenPool } from './services/keygen-pool.ts';
+import { UserOnboardingService } from './services/onboarding-service.ts';
 import { SshKeyService } from './services/ssh-key-service.ts';
 import { assertKeyringCoversVault } from './services/vault-rotation.ts';
 import { DbSecretStore, EncryptedSecretStore } from './store/secrets.ts';
@@ -23,6 +44,14 @@ export interface Core {
   authz: ReturnType<typeof createAuthz>;
   keyring: ReturnType<typeof loadKeyring>['keyring'];
   sshKeys: SshKeyService;
+  deploymentKeys: DeploymentKeyService;
+  environments: EnvironmentModule;
+  digitalocean: Awaited<ReturnType<typeof setupDigitalOcean>>;
+  /** The durable job queue; define jobs on it before `startJobs`. */
+  jobs: JobQueue;
+  onboarding: UserOnboardingService;
+  /** Starts running jobs: call once every part has defined its jobs. */
+  startJobs(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,17 +69,93 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
   };
   try {
     await runMigrations(database.engine);
-    const { keyring, createdFile } = loadKeyring({ masterKeys: config.masterKeys, dataDir: config.dataDir, embedded });
+    const { keyring, createdFile } = loadKeyring({
+      masterKeys: config.masterKeys,
+      dataDir: config.dataDir,
+      embedded,
+    });
     if (createdFile) {
-      logger.warn({ file: createdFile }, 'created a new master key file: back it up together with the database');
+      logger.warn(
+        { file: createdFile },
+        'created a new master key file: back it up together with the database',
+      );
     }
     const authz = createAuthz(database.db);
     await assertKeyringCoversVault(authz, keyring);
     const keygen = createKeygenPool();
     closers.push(async () => keygen.close());
     const secrets = new EncryptedSecretStore(new DbSecretStore(), keyring);
-    const sshKeys = new SshKeyService({ authz, secrets, keygen });
-    return { config, logger, database, authz, keyring, sshKeys, close };
+    // The deployment key cache: memory, plus Redis when configured; every process drops
+    // a user's entry when their keys change (NOTIFY, published in the changing transaction).
+    const redis = config.redisUrl
+      ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 })
+      : null;
+    if (redis) closers.push(async () => void redis.disconnect());
+    const shared = redis ? new RedisKeyCache(redis) : null;
+    const onCacheError = (error: unknown) => logger.warn({ err: error }, 'the shared key cache failed');
+    const cache = new TieredKeyCache(new MemoryKeyCache(), shared, undefined, onCacheError);
+    const bus = await startKeyChangeBus({ engine: database.engine, cache, shared, onError: onCacheError });
+    closers.push(() => bus.close());
+    const sshKeys = new SshKeyService({
+      authz,
+      secrets,
+      keygen,
+      onKeysChanged: (userId, tx) => bus.publish(userId, tx),
+    });
+    const digitalocean = await setupDigitalOcean({
+      token: config.digitalocean.token ? () => config.digitalocean.token as string : null,
+      apiUrl: config.digitalocean.apiUrl,
+      rateBudget: new PgRateBudget({ authz, token: config.digitalocean.token ?? 'local-emulator' }),
+      logger,
+      emulator: {
+        port: config.digitalocean.emulatorPort,
+        sshPort: config.digitalocean.emulatorSshPort,
+        ...(config.digitalocean.emulatorActiveAfterMs !== undefined
+          ? { activeAfterMs: config.digitalocean.emulatorActiveAfterMs }
+          : {}),
+      },
+    });
+    closers.push(() => digitalocean.close());
+    const registrar = new KeyRegistrar({ authz, registry: digitalocean.client });
+    // Background jobs share the database: they survive restarts and every berth process
+    // on it runs them. Closed before what their handlers use (closers run in reverse).
+    const jobs = new JobQueue({ engine: database.engine, logger });
+    closers.push(() => jobs.close());
+    const onboarding = new UserOnboardingService({ authz, sshKeys, registrar, queue: jobs, logger });
+    jobs.define(onboardUserJob(onboarding));
+    const deploymentKeys = new DeploymentKeyService({
+      authz,
+      sshKeys,
+      registrar,
+      cache,
+      fallbackKeys: config.fallbackKeys,
+      logger,
+    });
+    const environments = createEnvironmentModule({
+      authz,
+      droplets: digitalocean.client,
+      keys: deploymentKeys,
+      settings: { ...config.droplets, sshPort: digitalocean.sshPort, sshUser: 'root' },
+      logger,
+      instanceId: randomUUID().slice(0, 8),
+      leaseMs: config.reconcileLeaseMs,
+    });
+    closers.push(() => environments.close());
+    return {
+      config,
+      logger,
+      database,
+      authz,
+      keyring,
+      sshKeys,
+      deploymentKeys,
+      environments,
+      digitalocean,
+      jobs,
+      onboarding,
+      startJobs: () => jobs.start(),
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -59,32 +164,106 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
 
 export interface RunningBerth {
   url: string;
+  /** The internal API's URL, or null when no BERTH_INTERNAL_API_SECRET is configured. */
+  internalUrl: string | null;
   stop(): Promise<void>;
 }
 
-/** `berth serve`: the core plus the HTTP listener. */
-export async function startServer(config: Config, logger: Logger): Promise<RunningBerth> {
+/** Parts that replace what the core would use, for tests. */
+export interface ServerParts {
+  environments?: EnvironmentService;
+  onboarding?: OnboardingService;
+}
+
+/** `berth serve`: the core plus the public listener and, when configured, the internal one. */
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  parts: ServerParts = {},
+): Promise<RunningBerth> {
   const core = await buildCore(config, logger);
-  const app = createHttpApp({
-    ready: async () => {
-      await core.database.db.execute(sql`select 1`);
-      return true;
-    },
-  });
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-  logger.info({ url, database: core.database.engine.kind }, 'berth is serving');
-  return {
-    url,
-    async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await core.close();
-    },
+  const stops: (() => Promise<void>)[] = [() => core.close()];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch(() => {});
   };
+  try {
+    // The public listener is bound first because the embedded issuer's default names the
+    // URL it listens on; requests arriving before the application is built get a 503.
+    let app: { fetch: FetchHandler } | undefined;
+    const publicListener = await listen(
+      (request, env) => (app ? app.fetch(request, env) : new Response('berth is starting', { status: 503 })),
+      { port: config.port, host: config.host },
+    );
+    stops.push(() => publicListener.close());
+    await core.startJobs();
+    const onboarding = parts.onboarding ?? core.onboarding;
+    const registration = onboarding;
+    const environments = parts.environments ?? core.environments.service;
+    const auth = createAuthModule({
+      settings: config.auth,
+      publicUrl: config.http.publicUrl ?? publicListener.url,
+      dataDir: config.dataDir,
+      embeddedDatabase: !config.databaseUrl,
+      authz: core.authz,
+      registration,
+    });
+    if (auth.createdSecretFile) {
+      logger.warn(
+        { file: auth.createdSecretFile },
+        'created a new token signing secret file: back it up with the database',
+      );
+    }
+    app = createHttpApp({
+      logger,
+      ready: async () => {
+        await core.database.db.execute(sql`select 1`);
+        return true;
+      },
+      sshKeys: core.sshKeys,
+      agents: new AgentService({ authz: core.authz, logger }),
+      environments,
+      onboarding,
+      auth: { verifier: auth.verifier, provisionUser: auth.provisionUser, embedded: auth.embedded },
+      rateLimits: config.http.rateLimits,
+      corsOrigins: config.http.corsOrigins,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      clientIp: clientIpResolver(config.http.trustedProxyHops),
+    });
+    let internalUrl: string | null = null;
+    if (config.internal.secret) {
+      if (config.internal.secret.length < 32) {
+        throw new ConfigError('BERTH_INTERNAL_API_SECRET must be at least 32 characters long.');
+      }
+      const internalApp = createInternalApp({
+        secret: config.internal.secret,
+        logger,
+        environments,
+        registration,
+      });
+      const internal = await listen(internalApp.fetch, {
+        port: config.internal.port,
+        host: config.internal.host,
+      });
+      stops.push(() => internal.close());
+      internalUrl = internal.url;
+    } else {
+      logger.warn('the internal API is not started: BERTH_INTERNAL_API_SECRET is not set');
+    }
+    logger.info(
+      { url: publicListener.url, internalUrl, auth: auth.mode, database: core.database.engine.kind },
+      'berth is serving',
+    );
+    const reconcile = startPeriodicReconcile(
+      core.environments.reconciler,
+      config.reconcileIntervalMs,
+      logger,
+    );
+    stops.push(() => reconcile.stop());
+    return { url: publicListener.url, internalUrl, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 export function defaultLogger(config: Config): Logger {

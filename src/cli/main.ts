@@ -10,6 +10,7 @@ import { BerthError } from '../domain/errors.ts';
 import { KeyringError } from '../domain/vault/keyring.ts';
 import { jobsCommand } from './jobs.ts';
 import { migrateCommand } from './migrate.ts';
+import { reconcileCommand } from './reconcile.ts';
 import { serveCommand } from './serve.ts';
 import { vaultCommand } from './vault.ts';
 
@@ -23,6 +24,7 @@ program.addCommand(migrateCommand(loadConfig));
 program.addCommand(vaultCommand(loadConfig));
 program.addCommand(jobsCommand(loadConfig));
 program.addCommand(emulatorCommand());
+program.addCommand(reconcileCommand(loadConfig));
 
 try {
   await program.parseAsync(process.argv);

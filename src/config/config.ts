@@ -32,6 +32,7 @@ const schema = z.object({
   BERTH_FALLBACK_SSH_KEY_IDS: optional,
   REDIS_URL: optional,
   BERTH_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(300_000),
+  BERTH_RECONCILE_LEASE_MS: z.coerce.number().int().min(0).default(120_000),
   // The public API, sign-in and the internal API (src/http, src/auth).
   BERTH_PUBLIC_URL: optional,
   BERTH_AUTH_PROVIDER: z.enum(['embedded', 'external']).optional(),
@@ -79,6 +80,8 @@ export interface Config {
   fallbackKeys: (number | string)[];
   redisUrl: string | undefined;
   reconcileIntervalMs: number;
+  /** A deploy or teardown untouched this long is taken to have lost its process. */
+  reconcileLeaseMs: number;
   http: {
     publicUrl: string | undefined;
     corsOrigins: string[];
@@ -143,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fallbackKeys: parseFallbackKeys(e.BERTH_FALLBACK_SSH_KEY_IDS),
     redisUrl: e.REDIS_URL,
     reconcileIntervalMs: e.BERTH_RECONCILE_INTERVAL_MS,
+    reconcileLeaseMs: e.BERTH_RECONCILE_LEASE_MS,
     http: {
       publicUrl: e.BERTH_PUBLIC_URL,
       corsOrigins: (e.BERTH_CORS_ORIGINS ?? '')
