@@ -159,7 +159,7 @@ describe.runIf(serverUrl)('berth processes sharing one PostgreSQL', () => {
   it('leaves no orphaned and no duplicate droplet after a SIGKILL mid-deploy, a restart and one reconcile', async () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
     const victim = await start();
-    const agents = [];
+    const agents: { userId: string; agentId: string }[] = [];
     for (let i = 0; i < 8; i++) agents.push(await newUserWithAgent(victim, `crash-${i}`));
     // Deploys start a few milliseconds apart, so the kill lands on each at another step:
     // recorded only, keys being made ready, create in flight, droplet being followed.
