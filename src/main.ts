@@ -3,6 +3,7 @@
  * each only what it uses. Nothing else constructs services or reads the environment.
  */
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { createAuthModule } from './auth/setup.ts';
@@ -17,6 +18,7 @@ import { createHttpApp } from './http/app.ts';
 import { createInternalApp } from './http/internal-app.ts';
 import { clientIpResolver } from './http/middleware.ts';
 import { type FetchHandler, listen } from './http/server.ts';
+import { webUiRoutes } from './http/static.ts';
 import { onboardUserJob } from './jobs/onboard-user.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -33,6 +35,7 @@ import { startKeyChangeBus } from './services/key-invalidation.ts';
 import { KeyRegistrar } from './services/key-registration.ts';
 import { createKeygenPool } from './services/keygen-pool.ts';
 import { UserOnboardingService } from './services/onboarding-service.ts';
+import { readDigitalOceanToken, vaultTokenProvider } from './services/operator-secrets.ts';
 import { SshKeyService } from './services/ssh-key-service.ts';
 import { assertKeyringCoversVault } from './services/vault-rotation.ts';
 import { DbSecretStore, EncryptedSecretStore } from './store/secrets.ts';
@@ -91,6 +94,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 })
       : null;
     if (redis) closers.push(async () => void redis.disconnect());
+    redis?.on('error', (error) => logger.warn({ err: error }, 'Redis connection error'));
     const shared = redis ? new RedisKeyCache(redis) : null;
     const onCacheError = (error: unknown) => logger.warn({ err: error }, 'the shared key cache failed');
     const cache = new TieredKeyCache(new MemoryKeyCache(), shared, undefined, onCacheError);
@@ -102,10 +106,18 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       keygen,
       onKeysChanged: (userId, tx) => bus.publish(userId, tx),
     });
+    // The DigitalOcean token: from the environment, else from the vault, else none (the
+    // local emulator). It is never logged.
+    const vaultToken = config.digitalocean.token ? null : await readDigitalOceanToken(authz, secrets);
+    const token = config.digitalocean.token ?? vaultToken;
     const digitalocean = await setupDigitalOcean({
-      token: config.digitalocean.token ? () => config.digitalocean.token as string : null,
+      token: config.digitalocean.token
+        ? () => config.digitalocean.token as string
+        : vaultToken
+          ? vaultTokenProvider(authz, secrets, vaultToken)
+          : null,
       apiUrl: config.digitalocean.apiUrl,
-      rateBudget: new PgRateBudget({ authz, token: config.digitalocean.token ?? 'local-emulator' }),
+      rateBudget: new PgRateBudget({ authz, token: token ?? 'local-emulator' }),
       logger,
       emulator: {
         port: config.digitalocean.emulatorPort,
@@ -228,6 +240,8 @@ export async function startServer(
       corsOrigins: config.http.corsOrigins,
       bodyLimitBytes: config.http.bodyLimitBytes,
       clientIp: clientIpResolver(config.http.trustedProxyHops),
+      // The web UI built by `vite build` on install (see docs/decisions.md), served at `/`.
+      extraRoutes: webUiRoutes({ root: fileURLToPath(new URL('../web/dist', import.meta.url)) }),
     });
     let internalUrl: string | null = null;
     if (config.internal.secret) {

@@ -6,12 +6,44 @@
 import { Command } from 'commander';
 import type { Config } from '../config/config.ts';
 import { loadKeyring } from '../config/master-keys.ts';
-import { createAuthz } from '../db/authz.ts';
+import { type Authz, createAuthz } from '../db/authz.ts';
 import { openDatabase } from '../db/engine.ts';
 import { runMigrations } from '../db/migrate.ts';
-import { formatMasterKey, generateMasterKey } from '../domain/vault/keyring.ts';
+import { formatMasterKey, generateMasterKey, type Keyring } from '../domain/vault/keyring.ts';
+import { storeDigitalOceanToken } from '../services/operator-secrets.ts';
 import { rotateVault } from '../services/vault-rotation.ts';
+import { DbSecretStore, EncryptedSecretStore } from '../store/secrets.ts';
 import { createProgress } from './progress.ts';
+
+/** Opens the database and the keyring, runs `fn`, closes the database. */
+async function withVault<T>(
+  loadConfig: () => Config,
+  fn: (authz: Authz, keyring: Keyring) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig();
+  const database = await openDatabase(
+    config.databaseUrl
+      ? { kind: 'postgres', url: config.databaseUrl }
+      : { kind: 'pglite', dataDir: config.dataDir },
+  );
+  try {
+    await runMigrations(database.engine);
+    const { keyring } = loadKeyring({
+      masterKeys: config.masterKeys,
+      dataDir: config.dataDir,
+      embedded: !config.databaseUrl,
+    });
+    return await fn(createAuthz(database.db), keyring);
+  } finally {
+    await database.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export function vaultCommand(loadConfig: () => Config): Command {
   const vault = new Command('vault').description('Manage the master keys that protect stored private keys.');
@@ -21,29 +53,24 @@ export function vaultCommand(loadConfig: () => Config): Command {
       'Re-wrap every stored secret under the newest master key. Online, resumable after a kill; a second run changes nothing.',
     )
     .option('--batch-size <n>', 'secrets per transaction', '200')
-    .action(async (options: { batchSize: string }) => {
-      const config = loadConfig();
-      const database = await openDatabase(
-        config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir },
-      );
-      try {
-        await runMigrations(database.engine);
-        const { keyring } = loadKeyring({
-          masterKeys: config.masterKeys,
-          dataDir: config.dataDir,
-          embedded: !config.databaseUrl,
-        });
+    .action((options: { batchSize: string }) =>
+      withVault(loadConfig, async (authz, keyring) => {
         const progress = createProgress(`re-wrapping under ${keyring.current.id}`);
-        const result = await rotateVault(createAuthz(database.db), keyring, {
+        const result = await rotateVault(authz, keyring, {
           batchSize: Number.parseInt(options.batchSize, 10),
           onProgress: ({ done, total }) => progress.update(done, total),
         });
         progress.stop();
-        process.stdout.write(`${result.rewrapped} secret(s) re-wrapped; every secret is now under ${result.keyId}\n`);
-      } finally {
-        await database.close();
-      }
-    });
+        process.stdout.write(`${result.rewrapped} secret(s) re-wrapped under ${result.keyId}\n`);
+        if (result.failed.length > 0) {
+          process.stderr.write(
+            `${result.failed.length} secret(s) could not be opened and were left as they are:\n` +
+              result.failed.map((f) => `  ${f.id} (${f.reason})\n`).join(''),
+          );
+          process.exitCode = 1;
+        }
+      }),
+    );
   vault
     .command('new-key')
     .description('Print a new random master key entry ("id:base64") for BERTH_MASTER_KEYS.')
@@ -51,5 +78,19 @@ export function vaultCommand(loadConfig: () => Config): Command {
     .action((options: { id: string }) => {
       process.stdout.write(`${formatMasterKey(generateMasterKey(options.id))}\n`);
     });
+  vault
+    .command('set-digitalocean-token')
+    .description(
+      'Store the DigitalOcean API token in the vault, read from standard input (e.g. `berth vault set-digitalocean-token < token.txt`). Used when DIGITALOCEAN_TOKEN is not set.',
+    )
+    .action(() =>
+      withVault(loadConfig, async (authz, keyring) => {
+        const secrets = new EncryptedSecretStore(new DbSecretStore(), keyring);
+        await storeDigitalOceanToken(authz, secrets, await readStdin());
+        process.stdout.write(
+          'the DigitalOcean token is stored in the vault; running berths pick it up within a minute\n',
+        );
+      }),
+    );
   return vault;
 }

@@ -34,7 +34,7 @@ interface Env {
   ssh_key_fingerprints: string[];
 }
 
-describe.runIf(serverUrl)('berth processes sharing one PostgreSQL', () => {
+describe.runIf(serverUrl)('berth processes sharing one PostgreSQL', { timeout: 180_000 }, () => {
   let emulator: Emulator;
   let emulatorUrl: string;
   let database: { url: string; drop(): Promise<void> };
