@@ -73,6 +73,12 @@ export interface EmbeddedAuthDeps {
 
 export type SignOutScope = 'global' | 'local' | 'others';
 
+/** What the `/auth/v1` routes call: the service's public operations. */
+export type EmbeddedAuthApi = Pick<
+  EmbeddedAuthService,
+  'signUp' | 'signInWithPassword' | 'refresh' | 'getUser' | 'signOut'
+>;
+
 const invalidCredentials = () =>
   new AuthApiProblem('invalid_input', 'invalid_credentials', 'Invalid login credentials');
 

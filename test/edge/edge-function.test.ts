@@ -53,22 +53,21 @@ describe('the manage-agent-tool-environment edge function on Deno', () => {
   const users: Record<'alice' | 'bob', { id: string; token: string }> = {} as never;
   let agentId: string;
 
-  const invoke = (
+  const invoke = async (
     method: string,
     options: { token?: string; body?: unknown; query?: string; to?: string } = {},
-  ) =>
-    fetch(`${options.to ?? edge.url}/${options.query ? `?${options.query}` : ''}`, {
+  ): Promise<{ status: number; headers: Headers; json: ReturnType<typeof JSON.parse> }> => {
+    const res = await fetch(`${options.to ?? edge.url}/${options.query ? `?${options.query}` : ''}`, {
       method,
       headers: {
         ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         ...(options.body ? { 'content-type': 'application/json' } : {}),
       },
       ...(options.body ? { body: JSON.stringify(options.body) } : {}),
-    }).then(async (res) => ({
-      status: res.status,
-      headers: res.headers,
-      json: await res.json().catch(() => null),
-    }));
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
+  };
 
   beforeAll(async () => {
     execFileSync(DENO, ['check', ...DENO_FLAGS, FUNCTION], {
@@ -96,7 +95,7 @@ describe('the manage-agent-tool-environment edge function on Deno', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: `${name}-${Date.now()}@example.test`, password: 'a long password' }),
       });
-      const session = await res.json();
+      const session = JSON.parse(await res.text());
       users[name] = { id: session.user.id, token: session.access_token };
     }
     const agent = await fetch(`${running.berth.url}/api/agents`, {
@@ -104,7 +103,7 @@ describe('the manage-agent-tool-environment edge function on Deno', () => {
       headers: { authorization: `Bearer ${users.alice.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'edge agent' }),
     });
-    agentId = (await agent.json()).agent.id;
+    agentId = JSON.parse(await agent.text()).agent.id;
   }, 120_000);
 
   afterAll(async () => {

@@ -6,7 +6,7 @@
  * to check, the endpoints that need a user take a bearer token.
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { EmbeddedAuthService } from '../../auth/embedded-idp.ts';
+import type { EmbeddedAuthApi } from '../../auth/embedded-idp.ts';
 import { type AuthDeps, requireUser } from '../auth-middleware.ts';
 import type { ClientIpResolver } from '../middleware.ts';
 import { validationHook } from '../problem.ts';
@@ -14,10 +14,7 @@ import type { RateLimiter } from '../rate-limit.ts';
 import { problems } from '../schemas.ts';
 import type { AppEnv } from '../types.ts';
 
-export type EmbeddedAuthApi = Pick<
-  EmbeddedAuthService,
-  'signUp' | 'signInWithPassword' | 'refresh' | 'getUser' | 'signOut'
->;
+export type { EmbeddedAuthApi };
 
 const tags = ['Sign-in (embedded)'];
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
