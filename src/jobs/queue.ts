@@ -16,7 +16,7 @@ import { type OwnedBossDb, pgliteBossDb, postgresBossDb, transactionBossDb } fro
 import type { ResolvedJobDefinition } from './definition.ts';
 import { findJob, type JobSummary, listFailedJobs } from './inspect.ts';
 import { QueueRunner, type RunnerStore } from './runner.ts';
-import { NOTIFY_SQL, pgliteWakeups, postgresWakeups, type Wakeups } from './wakeups.ts';
+import { JOBS_CHANNEL, NOTIFY_SQL, pgliteWakeups, postgresWakeups, type Wakeups } from './wakeups.ts';
 
 export interface JobQueueOptions {
   engine: EngineClient;
@@ -143,12 +143,14 @@ export class JobQueue {
   ): Promise<string | null> {
     const name = this.validated(job, data);
     const db = transactionBossDb(tx);
-    const { rows } = await db.executeSql(`select current_setting('role') as role`);
+    // Three statements, since each is a round trip: switch role (remembering the old
+    // one; the select list is evaluated in order), insert, restore role and notify.
+    const { rows } = await db.executeSql(
+      `select current_setting('role') as role, set_config('role', 'none', true) as switched`,
+    );
     const role = String(rows[0]?.role ?? 'none');
-    await db.executeSql('set local role none');
     const id = await this.boss.send(name, data as object, { ...toBossOptions(options), db });
-    await db.executeSql(`select set_config('role', $1, true)`, [role]);
-    if (id) await db.executeSql(NOTIFY_SQL, [name]);
+    await db.executeSql(`select set_config('role', $1, true), pg_notify($2, $3)`, [role, JOBS_CHANNEL, name]);
     return id;
   }
 

@@ -19,7 +19,8 @@ import type { JobContext } from '../jobs/definition.ts';
 import { describeOnboardingFailure, ONBOARD_USER_JOB } from '../jobs/onboard-user.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { Logger } from '../observability/logger.ts';
-import { ensureUserRow, userExists } from '../store/users.ts';
+import { listKeys } from '../store/ssh-keys.ts';
+import { ensureUserRow } from '../store/users.ts';
 import type { OnboardingService, OnboardingStatus, RegisteredUser } from './contracts.ts';
 import type { KeyRegistrar, RegisteredKey } from './key-registration.ts';
 import type { OperationContext, SshKeyService } from './ssh-key-service.ts';
@@ -101,16 +102,24 @@ export class UserOnboardingService implements OnboardingService {
     job: Pick<JobContext, 'id' | 'isFinalAttempt'>,
   ): Promise<OnboardingRun> {
     const ctx: OperationContext = { actor: 'service:onboarding', requestId: `job:${job.id}` };
-    const current = await this.status(userId);
-    if (current === 'ready') return { status: 'ready' };
-    if (current === null && !(await this.exists(userId))) return { status: 'user_deleted' };
+    let started: boolean;
     try {
-      await this.advance(userId, 'generating', true);
+      started = await this.advance(userId, 'generating', true);
+    } catch (error) {
+      // The user was deleted after registering: there is nobody left to onboard.
+      if (isForeignKeyViolation(error)) return { status: 'user_deleted' };
+      throw error;
+    }
+    if (!started) return { status: 'ready' };
+    try {
       await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
-      await this.advance(userId, 'registering');
-      // Read the keys again right before registering: a deploy may have registered
-      // them meanwhile, and then there is nothing left to send to DigitalOcean.
-      const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
+      // The keys are read again, in the same transaction that records the step, right
+      // before registering: a deploy may have registered them meanwhile, and then there
+      // is nothing left to send to DigitalOcean.
+      const keys = await this.deps.authz.asService('onboarding: registering', async (tx) => {
+        await this.advanceIn(tx, userId, 'registering');
+        return listKeys(tx, userId);
+      });
       await this.deps.registrar.registerAll(userId, keys, 'background', ctx);
       await this.advance(userId, 'ready');
       return { status: 'ready', keys: keys.length };
@@ -133,7 +142,8 @@ export class UserOnboardingService implements OnboardingService {
   async handleFirstTimeDeployment(userId: string, ctx: OperationContext = {}): Promise<RegisteredKey[]> {
     const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
     const registered = await this.deps.registrar.registerAll(userId, keys, 'deploy', ctx);
-    if ((await this.status(userId)) !== 'ready') await this.markReady(userId);
+    // One statement either way: it changes nothing for a user who is already ready.
+    await this.markReady(userId);
     return registered;
   }
 
@@ -159,31 +169,36 @@ export class UserOnboardingService implements OnboardingService {
     return rows[0]?.status ?? null;
   }
 
-  private exists(userId: string): Promise<boolean> {
-    return this.deps.authz.asService('check the user still exists', (tx) => userExists(tx, userId));
+  /**
+   * Moves onboarding on, never back from `ready` (a deploy may have finished it), and
+   * says whether it moved: false means the user is already ready.
+   */
+  private advance(userId: string, status: OnboardingState, newAttempt = false): Promise<boolean> {
+    return this.deps.authz.asService('record onboarding progress', (tx) =>
+      this.advanceIn(tx, userId, status, newAttempt),
+    );
   }
 
-  /** Moves onboarding on, never back from `ready` (a deploy may have finished it). */
-  private async advance(userId: string, status: OnboardingState, newAttempt = false): Promise<void> {
-    await this.deps.authz.asService('record onboarding progress', async (tx) => {
-      await tx
-        .insert(userOnboarding)
-        .values({ userId, status, attempts: newAttempt ? 1 : 0 })
-        .onConflictDoUpdate({
-          target: userOnboarding.userId,
-          set: {
-            status,
-            error: null,
-            attempts: newAttempt ? sql`${userOnboarding.attempts} + 1` : userOnboarding.attempts,
-            updatedAt: sql`now()`,
-          },
-          setWhere: ne(userOnboarding.status, 'ready'),
-        });
-    });
+  private async advanceIn(tx: Tx, userId: string, status: OnboardingState, newAttempt = false) {
+    const moved = await tx
+      .insert(userOnboarding)
+      .values({ userId, status, attempts: newAttempt ? 1 : 0 })
+      .onConflictDoUpdate({
+        target: userOnboarding.userId,
+        set: {
+          status,
+          error: null,
+          attempts: newAttempt ? sql`${userOnboarding.attempts} + 1` : userOnboarding.attempts,
+          updatedAt: sql`now()`,
+        },
+        setWhere: ne(userOnboarding.status, 'ready'),
+      })
+      .returning({ userId: userOnboarding.userId });
+    return moved.length > 0;
   }
 
-  private markReady(userId: string): Promise<void> {
-    return this.advance(userId, 'ready');
+  private async markReady(userId: string): Promise<void> {
+    await this.advance(userId, 'ready');
   }
 
   private async markFailed(userId: string, reason: string): Promise<void> {
@@ -194,4 +209,12 @@ export class UserOnboardingService implements OnboardingService {
         .where(and(eq(userOnboarding.userId, userId), ne(userOnboarding.status, 'ready')));
     });
   }
+}
+
+/** PostgreSQL's foreign_key_violation, wherever the driver or drizzle put the cause. */
+function isForeignKeyViolation(error: unknown): boolean {
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23503') return true;
+  }
+  return false;
 }
