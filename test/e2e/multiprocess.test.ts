@@ -118,7 +118,7 @@ describe.runIf(serverUrl)('berth processes sharing one PostgreSQL', { timeout: 1
     eventually(async () => {
       const r = await internal(p, 'GET', `/internal/agents/${agentId}/tool-environment?userId=${userId}`);
       return r.status === 200 && r.body.environment.status === 'active' ? r.body.environment : null;
-    }, 20_000);
+    }, 60_000);
 
   it('makes one droplet for 50 concurrent deploys of one agent split over two processes', async () => {
     const a = await start();
