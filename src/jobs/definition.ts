@@ -48,10 +48,16 @@ export interface JobDefinition<T = unknown> {
   policy?: QueuePolicy;
   /** How long a job may wait before it is given up (pg-boss retention). Default 14 days. */
   retentionDays?: number;
+  /**
+   * Also send the job on this cron (UTC, minute resolution, e.g. `*\/5 * * * *`), once
+   * per slot across every berth process. Set when a worker queue starts.
+   */
+  schedule?: { cron: string; data: T };
 }
 
 /** A definition with every default filled in. */
-export type ResolvedJobDefinition<T = unknown> = Required<JobDefinition<T>>;
+export type ResolvedJobDefinition<T = unknown> = Required<Omit<JobDefinition<T>, 'schedule'>> &
+  Pick<JobDefinition<T>, 'schedule'>;
 
 export const JOB_DEFAULTS = {
   retryLimit: 5,

@@ -107,6 +107,9 @@ export class JobQueue {
     await this.boss.start();
     for (const definition of this.definitions.values()) await this.ensureQueue(definition);
     if (this.role === 'worker') {
+      for (const { name, schedule } of this.definitions.values()) {
+        if (schedule) await this.boss.schedule(name, schedule.cron, schedule.data as object, { tz: 'UTC' });
+      }
       const pollingMs = this.options.pollingIntervalMs ?? 5_000;
       for (const definition of this.definitions.values()) {
         const runner = new QueueRunner(this.store(), definition, this.options.logger, pollingMs);

@@ -159,16 +159,6 @@ export class UserOnboardingService implements OnboardingService {
     return true;
   }
 
-  private async status(userId: string): Promise<OnboardingState | null> {
-    const rows = await this.deps.authz.asService('read onboarding status', (tx) =>
-      tx
-        .select({ status: userOnboarding.status })
-        .from(userOnboarding)
-        .where(eq(userOnboarding.userId, userId)),
-    );
-    return rows[0]?.status ?? null;
-  }
-
   /**
    * Moves onboarding on, never back from `ready` (a deploy may have finished it), and
    * says whether it moved: false means the user is already ready.

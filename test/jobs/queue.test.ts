@@ -225,20 +225,24 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     await expect(q.send('no-such-job', {})).rejects.toThrow(/not defined/);
   });
 
-  it('sends a scheduled job on its cron', async () => {
-    let runs = 0;
-    const job = defineJob({
+  it('sends scheduled jobs on their cron, scheduled at start or later', async () => {
+    const runs: number[] = [];
+    const handler = async ({ n }: { n: number }) => {
+      runs.push(n);
+    };
+    const declared = defineJob({
       name: uniqueName(),
       schema: data,
-      handler: async () => {
-        runs += 1;
-      },
+      handler,
+      schedule: { cron: '* * * * *', data: { n: 1 } },
     });
-    const q = queue({ cronCheckSeconds: 1 }).define(job);
+    const later = defineJob({ name: uniqueName(), schema: data, handler });
+    const q = queue({ cronCheckSeconds: 1 }).define(declared).define(later);
     await q.start();
-    await q.schedule(job, '* * * * *', { n: 1 });
-    await waitFor(() => runs > 0, 15_000, 'the scheduled run');
-    expect(runs).toBe(1);
+    await q.schedule(later, '* * * * *', { n: 2 });
+    await waitFor(() => runs.length >= 2, 15_000, 'the scheduled runs');
+    // One send per cron slot, however many times the clock looked.
+    expect(runs.sort()).toEqual([1, 2]);
   });
 
   it('runs the job of a worker that died mid-run once it expires', async () => {
