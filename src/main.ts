@@ -137,8 +137,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     jobs.define(onboardUserJob(onboarding));
     const deploymentKeys = new DeploymentKeyService({
       authz,
-      sshKeys,
-      registrar,
+      readyKeys: (userId, ctx) => onboarding.handleFirstTimeDeployment(userId, ctx),
       cache,
       fallbackKeys: config.fallbackKeys,
       logger,

@@ -11,8 +11,8 @@ import { UnavailableError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { writeAudit } from '../store/audit.ts';
 import type { CachedKeys, KeyCache } from './key-cache.ts';
-import type { KeyRegistrar } from './key-registration.ts';
-import type { OperationContext, SshKeyService } from './ssh-key-service.ts';
+import type { RegisteredKey } from './key-registration.ts';
+import type { OperationContext } from './ssh-key-service.ts';
 
 export interface DeploymentKeys extends CachedKeys {
   /** What the droplet create names in `ssh_keys`: DigitalOcean key ids or fingerprints. */
@@ -22,8 +22,12 @@ export interface DeploymentKeys extends CachedKeys {
 
 export interface DeploymentKeyDeps {
   authz: Authz;
-  sshKeys: Pick<SshKeyService, 'ensureUserHasSSHKeys'>;
-  registrar: Pick<KeyRegistrar, 'registerAll'>;
+  /**
+   * The cold path: make sure the user has keys and that they are on DigitalOcean, and
+   * return them. In berth this is onboarding's handleFirstTimeDeployment, so a first
+   * deploy that overtakes the onboarding job also finishes the user's onboarding.
+   */
+  readyKeys: (userId: string, ctx: OperationContext) => Promise<RegisteredKey[]>;
   cache: KeyCache;
   /** BERTH_FALLBACK_SSH_KEY_IDS: DigitalOcean key ids or fingerprints of the operator's keys. */
   fallbackKeys: (number | string)[];
@@ -93,8 +97,7 @@ export class DeploymentKeyService {
   }
 
   private async load(userId: string, ctx: OperationContext): Promise<CachedKeys> {
-    const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
-    const registered = await this.deps.registrar.registerAll(userId, keys, 'deploy', ctx);
+    const registered = await this.deps.readyKeys(userId, ctx);
     const value = {
       digitaloceanKeyIds: registered.map((k) => k.digitaloceanKeyId),
       fingerprints: registered.map((k) => k.fingerprintMd5),

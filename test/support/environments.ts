@@ -85,8 +85,8 @@ export async function openStack(
   const registrar = new KeyRegistrar({ authz: t.authz, registry: client });
   const deploymentKeys = new DeploymentKeyService({
     authz: t.authz,
-    sshKeys,
-    registrar,
+    readyKeys: async (userId, ctx) =>
+      registrar.registerAll(userId, await sshKeys.ensureUserHasSSHKeys(userId, ctx), 'deploy', ctx),
     cache,
     fallbackKeys: options.fallbackKeys ?? [],
     logger,
