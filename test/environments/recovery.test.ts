@@ -111,6 +111,27 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
     expect(await s.client.listDropletsByTag(`agent:${agentId}`)).toHaveLength(1);
   });
 
+  it('deploys again an environment whose creation failed, on the same record', async () => {
+    const userId = await s.t.createUser();
+    const agentId = await s.createAgent(userId);
+    await s.deploymentKeys.getDeploymentSSHKeys(userId);
+    s.emulator.admin.setErrorRate('droplets_create', 500, 1);
+    let failed: Awaited<ReturnType<typeof s.environments.service.getToolEnvironment>>;
+    try {
+      await s.environments.service.ensureToolEnvironmentReady(agentId, userId);
+      await s.environments.service.settled();
+      failed = await s.environments.service.getToolEnvironment(agentId, userId);
+      expect(failed?.status).toBe('error_creation');
+      expect(failed?.errorMessage).toMatch(/DigitalOcean/);
+    } finally {
+      await s.emulator.admin.reset();
+    }
+    const again = await s.environments.service.ensureToolEnvironmentReady(agentId, userId);
+    expect(again).toMatchObject({ id: failed!.id, status: 'pending_creation', errorMessage: null });
+    await eventually(async () => (await statusOf(agentId, userId)) === 'active');
+    expect(await s.client.listDropletsByTag(`agent:${agentId}`)).toHaveLength(1);
+  });
+
   it('destroys a droplet that belongs to no live record', async () => {
     const orphan = await s.client.createDroplet({
       name: 'orphan',
