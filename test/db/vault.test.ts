@@ -8,33 +8,37 @@ import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts'
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
 
 const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
+const raw = new DbSecretStore();
+const storeWith = (keyring: Keyring) => new EncryptedSecretStore(raw, keyring);
+
+/** Stores a fresh random secret for `owner` through the encrypted store. */
+async function putSecretIn(t: TestDatabase, keyring: Keyring, owner: string) {
+  const id = randomUUID();
+  const value = `secret-${randomUUID()}`;
+  await t.authz.withUser(owner, (tx) =>
+    storeWith(keyring).insert(tx, {
+      id,
+      ownerId: owner,
+      name: 'test',
+      value: Buffer.from(value),
+      keyId: null,
+      wrappedKey: null,
+      nonce: null,
+    }),
+  );
+  return { id, value };
+}
 
 describe.each(testEngines())('vault on %s', (engine: EngineName) => {
   let t: TestDatabase;
   const k1 = generateMasterKey('k1');
-  const raw = new DbSecretStore();
-  const storeWith = (keyring: Keyring) => new EncryptedSecretStore(raw, keyring);
 
   beforeAll(async () => {
     t = await openTestDatabase(engine);
   });
   afterAll(() => t.close());
 
-  async function putSecret(keyring: Keyring, owner: string, value = `secret-${randomUUID()}`) {
-    const id = randomUUID();
-    await t.authz.withUser(owner, (tx) =>
-      storeWith(keyring).insert(tx, {
-        id,
-        ownerId: owner,
-        name: 'test',
-        value: Buffer.from(value),
-        keyId: null,
-        wrappedKey: null,
-        nonce: null,
-      }),
-    );
-    return { id, value };
-  }
+  const putSecret = (keyring: Keyring, owner: string) => putSecretIn(t, keyring, owner);
 
   it('stores no plaintext and reads it back through the encrypted store', async () => {
     const owner = await t.createUser();
@@ -94,29 +98,13 @@ describe.each(testEngines())('vault rotation on %s', (engine: EngineName) => {
   let t: TestDatabase;
   const k1 = generateMasterKey('k1');
   const k2 = generateMasterKey('k2');
-  const raw = new DbSecretStore();
-  const storeWith = (keyring: Keyring) => new EncryptedSecretStore(raw, keyring);
 
   beforeAll(async () => {
     t = await openTestDatabase(engine);
   });
   afterAll(() => t.close());
 
-  async function putSecret(keyring: Keyring, owner: string, value = `secret-${randomUUID()}`) {
-    const id = randomUUID();
-    await t.authz.withUser(owner, (tx) =>
-      storeWith(keyring).insert(tx, {
-        id,
-        ownerId: owner,
-        name: 'test',
-        value: Buffer.from(value),
-        keyId: null,
-        wrappedKey: null,
-        nonce: null,
-      }),
-    );
-    return { id, value };
-  }
+  const putSecret = (keyring: Keyring, owner: string) => putSecretIn(t, keyring, owner);
 
   it('rotates every secret to the newest key, resumes after an interruption, and changes nothing the second time', async () => {
     const owner = await t.createUser();
