@@ -3,14 +3,20 @@
  * in the same run, ratio, target). Benchmarks, not tests: nothing here fails the build;
  * the table says whether each target was met. `--only name` runs one.
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { benchDeployOverhead } from './deploy.ts';
 import { benchKeygen } from './keygen.ts';
+import { benchPolling } from './polling.ts';
 import { type BenchRow, formatTable } from './table.ts';
 
 const benches: Record<string, () => Promise<BenchRow[]>> = {
   keygen: () => benchKeygen(),
+  deploy: () => benchDeployOverhead(),
+  polling: () => benchPolling(),
 };
 
+// Other processes skew every figure; the load average before and after says whether they ran.
+const loadBefore = loadavg()[0]!;
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const rows: BenchRow[] = [];
 for (const [name, run] of Object.entries(benches)) {
@@ -19,6 +25,6 @@ for (const [name, run] of Object.entries(benches)) {
   rows.push(...(await run()));
 }
 console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`,
 );
 console.log(formatTable(rows));

@@ -1,0 +1,239 @@
+/**
+ * What SSH key integration adds to a deploy, against deploys with the operator's static
+ * keys only, measured in the same run on PostgreSQL against the emulator with no injected
+ * latency. Both kinds run the same environment services (stack.ts); only the keys port
+ * differs: the DeploymentKeyService, or a function returning the static key list (what
+ * the seed's platform did with DO_SSH_KEY_IDS).
+ *
+ * What is timed. The deploy path differs between the two kinds in exactly two places, so
+ * "added time" is the time spent in those two places, per deploy:
+ *  1. the key step, `prepareForDeployment(userId)`, versus returning the static list;
+ *  2. the statements of the `provision: start create` transaction, whose UPDATE for the
+ *     user's keys also checks that every key is still the user's (so a deleted key is
+ *     never used), and for static keys does not.
+ * Everything else (the request transaction, reading the record, the BEGIN, role switch
+ * and COMMIT around the start-create UPDATE, the create call, recording the droplet) is
+ * the same code with the same inputs for both, and is left out by construction rather
+ * than subtracted as noise. The added p50 (p99) is the p50 (p99) of
+ * the key deploys' two segments minus that of the static deploys'. For context the whole
+ * path is also timed, from the ensureToolEnvironmentReady call to the droplet create being
+ * answered.
+ *
+ * Warm: users whose keys are cached (the cache's hit counter is checked). Cold: a
+ * brand-new user whose first deploy generates, encrypts, stores and registers a key. The
+ * DigitalOcean round trip the cold target is stated in, a GET /v2/account/keys/{fp}
+ * through the client (rate budget included), is timed once per cold pair. Key and static
+ * deploys alternate in a random order per pair, one deploy at a time, each waiting for
+ * its background work, so neither kind gets a quieter machine. The emulator and budget
+ * limits are lifted here: thousands of deploys would otherwise wait out DigitalOcean's
+ * 250 per minute, which is the polling benchmark's subject, not this one's.
+ */
+import { generateKeyPair } from '../src/domain/sshkeys/generate.ts';
+import { deployOnce, Probe, percentile, type Sample } from './deploy-probe.ts';
+import { type BenchStack, type KeysPort, openBenchStack } from './stack.ts';
+import type { BenchRow } from './table.ts';
+
+export interface DeployOverheadOptions {
+  warm?: number;
+  cold?: number;
+  warmup?: number;
+  databaseUrl?: string;
+}
+
+const UNLIMITED = { perHour: 10_000_000, perMinute: 10_000_000 };
+
+export async function benchDeployOverhead(options: DeployOverheadOptions = {}): Promise<BenchRow[]> {
+  const warm = options.warm ?? 2000;
+  const cold = options.cold ?? 300;
+  const warmup = options.warmup ?? 200;
+  const stack = await openBenchStack({
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    activeAfterMs: 3000,
+    emulatorLimits: { ...UNLIMITED, listKeysPerMinute: 1000 },
+    budgetLimits: { ...UNLIMITED, deployReserve: 0 },
+    addressCount: 60_000,
+  });
+  try {
+    return await measure(stack, { warm, cold, warmup });
+  } finally {
+    await stack.close();
+  }
+}
+
+async function measure(
+  stack: BenchStack,
+  n: { warm: number; cold: number; warmup: number },
+): Promise<BenchRow[]> {
+  const probe = new Probe();
+  // The operator's static key, on the account as BERTH_FALLBACK_SSH_KEY_IDS would name it.
+  const operator = await stack.client.createSshKey({
+    name: 'operator',
+    publicKey: generateKeyPair({ comment: 'operator' }).publicKey,
+  });
+  const staticKeys: KeysPort = {
+    prepareForDeployment: async () => ({
+      digitaloceanKeyIds: [operator.id],
+      fingerprints: [operator.fingerprint],
+      refs: [operator.id],
+      usedFallbackKeys: true,
+    }),
+    invalidateSSHKeyCache: async () => {},
+  };
+  // Following droplets to active is not part of either figure: the follower never polls here.
+  const common = {
+    authz: probe.authz(stack.authz),
+    droplets: probe.droplets(stack.client),
+    follow: { firstDelayMs: 3_600_000, maxDelayMs: 3_600_000 },
+  };
+  const withKeys = stack.deployPath({ ...common, keys: probe.keys(stack.deploymentKeys) });
+  const withStatic = stack.deployPath({ ...common, keys: probe.keys(staticKeys) });
+
+  const users = await stack.createUsers(100);
+  for (const userId of users) await stack.deploymentKeys.getDeploymentSSHKeys(userId);
+  // Key creation NOTIFYs drop cache entries when they arrive; let them, then warm again.
+  await new Promise((r) => setTimeout(r, 500));
+  for (const userId of users) await stack.deploymentKeys.getDeploymentSSHKeys(userId);
+  const owner = (i: number) => users[i % users.length]!;
+
+  /** Runs one key deploy and one static deploy in a random order. */
+  const pair = async (keyDeploy: () => Promise<Sample>, staticDeploy: () => Promise<Sample>) => {
+    if (Math.random() < 0.5) {
+      const k = await keyDeploy();
+      return { k, s: await staticDeploy() };
+    }
+    const s = await staticDeploy();
+    return { k: await keyDeploy(), s };
+  };
+
+  // Cold first, while the rate budget's table of recent calls is small, as in production.
+  const coldUsers = await stack.createUsers(n.cold + 20);
+  const coldAgents = await stack.createAgents(coldUsers);
+  const coldStaticAgents = await stack.createAgents(coldUsers.map((_, i) => owner(i)));
+  const coldKey: Sample[] = [];
+  const coldStatic: Sample[] = [];
+  const rtt: number[] = [];
+  const keyCallsBefore = stack.calls.filter((c) => c.path.startsWith('/v2/account/keys')).length;
+  for (let i = 0; i < coldUsers.length; i++) {
+    const { k, s } = await pair(
+      () => deployOnce(withKeys, probe, coldAgents[i]!, coldUsers[i]!),
+      () => deployOnce(withStatic, probe, coldStaticAgents[i]!, owner(i)),
+    );
+    const start = performance.now();
+    await stack.client.getSshKey(operator.fingerprint);
+    if (i < 20) continue; // warm-up: JIT and connections
+    rtt.push(performance.now() - start);
+    coldKey.push(k);
+    coldStatic.push(s);
+  }
+  const keyCalls =
+    stack.calls.filter((c) => c.path.startsWith('/v2/account/keys')).length -
+    keyCallsBefore -
+    coldUsers.length;
+  const tripsPerCold = keyCalls / coldUsers.length;
+
+  const agents = await stack.createAgents(
+    Array.from({ length: 2 * (n.warm + n.warmup) }, (_, i) => owner(i)),
+  );
+  const warmKey: Sample[] = [];
+  const warmStatic: Sample[] = [];
+  const missesBefore = stack.cache.misses;
+  for (let i = 0; i < n.warm + n.warmup; i++) {
+    const { k, s } = await pair(
+      () => deployOnce(withKeys, probe, agents[2 * i]!, owner(2 * i)),
+      () => deployOnce(withStatic, probe, agents[2 * i + 1]!, owner(2 * i + 1)),
+    );
+    if (i < n.warmup) continue;
+    warmKey.push(k);
+    warmStatic.push(s);
+  }
+  const warmMisses = stack.cache.misses - missesBefore;
+
+  const p = (xs: Sample[], f: keyof Sample, q: number) =>
+    percentile(
+      xs.map((x) => x[f]),
+      q,
+    );
+  const added = (k: Sample[], s: Sample[], q: number) => p(k, 'added', q) - p(s, 'added', q);
+  const rtt50 = percentile(rtt, 50);
+  const rtt99 = percentile(rtt, 99);
+  const detail: Record<string, string> = {};
+  for (const [name, k, s] of [
+    ['warm', warmKey, warmStatic],
+    ['cold', coldKey, coldStatic],
+  ] as const) {
+    for (const f of ['keyStep', 'startCreate', 'added', 'whole'] as const) {
+      detail[`${name} ${f} p50/p99 (key | static)`] =
+        `${p(k, f, 50).toFixed(3)}/${p(k, f, 99).toFixed(3)} | ${p(s, f, 50).toFixed(3)}/${p(s, f, 99).toFixed(3)} ms`;
+    }
+  }
+  detail['DigitalOcean round trip p50/p99'] = `${rtt50.toFixed(3)}/${rtt99.toFixed(3)} ms`;
+  detail['key-cache misses in the warm phase'] = String(warmMisses);
+  detail['deploys whose start-create ran twice (keys changed)'] = String(
+    [...warmKey, ...coldKey].filter((x) => x.starts > 1).length,
+  );
+  detail['samples (warm pairs, cold pairs)'] = `${warmKey.length}, ${coldKey.length}`;
+  process.stderr.write(
+    `deploy details:\n${Object.entries(detail)
+      .map(([k, v]) => `  ${k}: ${v}`)
+      .join('\n')}\n`,
+  );
+
+  const warm99 = added(warmKey, warmStatic, 99);
+  const cold50 = added(coldKey, coldStatic, 50);
+  const cold99 = added(coldKey, coldStatic, 99);
+  return [
+    {
+      name: 'deploy, warm keys: added time p50',
+      value: added(warmKey, warmStatic, 50),
+      unit: 'ms',
+      baseline: p(warmStatic, 'whole', 50),
+      baselineName: 'static-key deploy p50',
+    },
+    {
+      name: 'deploy, warm keys: added time p99',
+      value: warm99,
+      unit: 'ms',
+      baseline: p(warmStatic, 'whole', 99),
+      baselineName: 'static-key deploy p99',
+      target: '≤ 1 ms',
+      pass: warm99 <= 1,
+    },
+    {
+      name: 'deploy, warm keys: key step alone p99',
+      value: p(warmKey, 'keyStep', 99),
+      unit: 'ms',
+      baseline: p(warmStatic, 'keyStep', 99),
+      baselineName: 'static key list p99',
+    },
+    {
+      name: 'deploy, cold user: added time p50',
+      value: cold50,
+      unit: 'ms',
+      baseline: rtt50,
+      baselineName: 'DO round trip p50',
+      target: '≤ round trip + 5 ms',
+      pass: cold50 <= rtt50 + 5,
+    },
+    {
+      name: 'deploy, cold user: added time p99',
+      value: cold99,
+      unit: 'ms',
+      baseline: rtt99,
+      baselineName: 'DO round trip p99',
+      target: '≤ round trip + 5 ms',
+      pass: cold99 <= rtt99 + 5,
+    },
+    {
+      name: 'deploy, cold user: DigitalOcean round trips in the key step',
+      value: tripsPerCold,
+      unit: 'calls',
+      target: '≤ 1',
+      pass: tripsPerCold <= 1,
+    },
+  ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { formatTable } = await import('./table.ts');
+  console.log(formatTable(await benchDeployOverhead()));
+}
