@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../src/db/engine.ts';
 import { type Clock, computeWait, type RateLimits, windowsFor } from '../src/digitalocean/client/index.ts';
@@ -102,4 +103,37 @@ export async function openBenchDatabase(adminUrl: string | undefined): Promise<D
       await dropper.end();
     },
   };
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The engine change this benchmark argues for, applied to one PGlite instance (berth's
+ * engine does not do it yet). PGlite runs a statement synchronously inside WASM and
+ * resolves its promise at once, so a queue of statements (a burst of sign-ups, sixteen
+ * jobs) runs back to back as microtasks and starves the event loop: timers, sockets and
+ * HTTP requests wait until the whole queue has run. Waiting one macrotask turn before
+ * each statement lets the event loop in between statements.
+ */
+export function yieldBetweenStatements(pglite: PGlite): void {
+  const query = pglite.query.bind(pglite);
+  const exec = pglite.exec.bind(pglite);
+  const transaction = pglite.transaction.bind(pglite);
+  const yielding =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await nextTurn();
+      return fn(...args);
+    };
+  Object.assign(pglite, {
+    query: yielding(query),
+    exec: yielding(exec),
+    transaction: yielding(<T>(callback: (tx: Transaction) => Promise<T>) =>
+      transaction((tx) => {
+        const wrapped: Transaction = Object.create(tx);
+        Object.assign(wrapped, { query: yielding(tx.query.bind(tx)), exec: yielding(tx.exec.bind(tx)) });
+        return callback(wrapped);
+      }),
+    ),
+  });
 }
