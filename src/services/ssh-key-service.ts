@@ -34,7 +34,7 @@ export interface OperationContext {
 }
 
 /**
- * Called when a user's keys change, inside the changing transaction and before it
+ * Called when a user's keys change (added, generated or deleted), inside the changing transaction and before it
  * commits (cache invalidation). Given the transaction, a listener can publish with
  * NOTIFY, which PostgreSQL delivers exactly when the change commits; if it throws, the
  * change is rolled back.
@@ -106,6 +106,8 @@ export class SshKeyService {
         privateKeySecretId: null,
         privateKeyDownloaded: false,
       });
+      // A new key belongs on the user's next droplet: drop every process's cached set.
+      await this.deps.onKeysChanged?.(userId, tx);
       return key as UserSshKey;
     });
   }
@@ -236,6 +238,7 @@ export class SshKeyService {
     });
     // Lost the race for the default key: drop this secret in the same transaction.
     if (!key) await this.deps.secrets.delete(tx, secretId);
+    else await this.deps.onKeysChanged?.(userId, tx);
     return key;
   }
 

@@ -163,6 +163,14 @@ describe.each(testEngines())('SSH key service on %s', (engine: EngineName) => {
     expect(await service.getUserSSHKeys(bob)).toEqual([]);
   });
 
+  it('tells the cache when a key is generated or imported, so the next deploy carries it', async () => {
+    const userId = await t.createUser();
+    await service.createKey(userId, { name: 'new' });
+    expect(invalidated.filter((u) => u === userId)).toHaveLength(1);
+    await service.importKey(userId, { name: 'laptop', publicKey: sshKeygenPublicKey() });
+    expect(invalidated.filter((u) => u === userId)).toHaveLength(2);
+  });
+
   it('deletes a key with its vault secret and tells the cache before returning', async () => {
     const userId = await t.createUser();
     const { key } = await service.createKey(userId, { name: 'temp', algorithm: 'ecdsa-p256' });
@@ -193,7 +201,7 @@ describe.each(testEngines())('SSH key service on %s', (engine: EngineName) => {
         throw new Error('publish failed');
       },
     });
-    const { key } = await failing.createKey(userId, { name: 'kept' });
+    const { key } = await service.createKey(userId, { name: 'kept' });
     await expect(failing.deleteUserSSHKey(userId, key.id)).rejects.toThrow('publish failed');
     expect((await service.getUserSSHKeys(userId)).map((k) => k.id)).toEqual([key.id]);
   });
