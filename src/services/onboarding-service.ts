@@ -137,7 +137,8 @@ export class UserOnboardingService implements OnboardingService {
   /**
    * A deploy of a user whose onboarding may not have finished: does what is missing
    * inline, at deploy priority, and returns the user's keys as registered on
-   * DigitalOcean. Once onboarding is done this costs one read of the keys.
+   * DigitalOcean. Once onboarding is done this costs a read of the keys and a write
+   * that changes nothing (the deploy path caches the answer in front of it).
    */
   async handleFirstTimeDeployment(userId: string, ctx: OperationContext = {}): Promise<RegisteredKey[]> {
     const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
