@@ -54,13 +54,32 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     [berth, browser] = await Promise.all([spawnBerth(), launchBrowser()]);
   }, 90_000);
 
+  // The steps build on each other: after one fails the rest fail at once, saying so,
+  // instead of each waiting out its timeouts; a berth that died says why.
+  let failed: string | null = null;
+  const step = (name: string, fn: () => Promise<void> | void) =>
+    it(name, async () => {
+      if (failed) throw new Error(`skipped: the step "${failed}" failed`);
+      try {
+        await fn();
+      } catch (error) {
+        failed = name;
+        if (berth?.exitCode() !== null) {
+          throw new Error(`berth exited (${berth.exitCode()}):\n${berth.output().slice(-4000)}`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    });
+
   afterAll(async () => {
     await browser?.close();
     await berth?.stop();
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('signs up, and follows onboarding until the default key is ready', async () => {
+  step('signs up, and follows onboarding until the default key is ready', async () => {
     const { page } = browser;
     await page.goto(berth.url);
     await page.getByRole('heading', { name: 'Sign in to berth' }).waitFor();
@@ -74,7 +93,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     await screenshots(page, '02-onboarding-ready');
   });
 
-  it('downloads the default private key once', async () => {
+  step('downloads the default private key once', async () => {
     const { page } = browser;
     const panel = page.getByRole('region', { name: 'Your SSH key is ready' });
     const [download] = await Promise.all([
@@ -94,7 +113,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     expect(await card.getByRole('button', { name: /Download private key/ }).count()).toBe(0);
   });
 
-  it('creates an agent, deploys it and follows it to active without a reload', async () => {
+  step('creates an agent, deploys it and follows it to active without a reload', async () => {
     const { page } = browser;
     await page.getByRole('link', { name: 'Agents' }).click();
     await page.getByLabel('New agent name').fill(AGENT);
@@ -110,14 +129,16 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     await card.getByText(/Queued|Creating droplet/).waitFor();
     await card.getByText('Active', { exact: true }).waitFor({ timeout: 30_000 });
     expect(navigations).toBe(0);
-    await card.getByLabel('Connect').waitFor();
+    await card.getByRole('figure', { name: 'Connect' }).locator('pre').waitFor();
     await screenshots(page, '03-agent-active');
   });
 
-  it('shows an ssh command that logs in with the downloaded key', async () => {
+  step('shows an ssh command that logs in with the downloaded key', async () => {
     const { page } = browser;
     const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: AGENT }) });
-    const command = await card.getByLabel('Connect').inputValue();
+    const command = (
+      (await card.getByRole('figure', { name: 'Connect' }).locator('pre').textContent()) ?? ''
+    ).trim();
     const match = /^ssh -i (\S+) -p (\d+) root@(\d+\.\d+\.\d+\.\d+)$/.exec(command);
     expect(match, command).not.toBeNull();
     const [, keyFile, port, host] = match as unknown as [string, string, string, string];
@@ -142,7 +163,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     expect(stdout.trim()).toBe('ok');
   });
 
-  it('generates a key pair and shows its private key once, with a warning', async () => {
+  step('generates a key pair and shows its private key once, with a warning', async () => {
     const { page } = browser;
     await page.getByRole('link', { name: 'SSH keys' }).click();
     await page.getByRole('button', { name: 'Generate key' }).click();
@@ -161,7 +182,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     await card.getByText('ECDSA P-256').waitFor();
   });
 
-  it("imports a public key, after showing berth's refusal of a bad one next to the field", async () => {
+  step("imports a public key, after showing berth's refusal of a bad one next to the field", async () => {
     const { page } = browser;
     const keyPath = join(work, 'imported');
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ada@laptop', '-f', keyPath]);
@@ -189,7 +210,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     await screenshots(page, '06-keys');
   });
 
-  it('deletes a key after a confirmation that names it', async () => {
+  step('deletes a key after a confirmation that names it', async () => {
     const { page } = browser;
     const card = page
       .getByRole('listitem')
@@ -202,7 +223,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     expect(await page.getByRole('heading', { name: 'default' }).count()).toBe(1);
   });
 
-  it('tears the environment down and follows it until nothing is deployed', async () => {
+  step('tears the environment down and follows it until nothing is deployed', async () => {
     const { page } = browser;
     await page.getByRole('link', { name: 'Agents' }).click();
     const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: AGENT }) });
@@ -212,7 +233,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     await card.getByRole('button', { name: `Deploy ${AGENT}` }).waitFor();
   });
 
-  it('keeps the session across a reload, signs out and signs back in', async () => {
+  step('keeps the session across a reload, signs out and signs back in', async () => {
     const { page } = browser;
     await page.reload();
     await page.getByRole('heading', { name: 'Agents' }).waitFor();

@@ -22,6 +22,8 @@ export interface BerthProcess {
   dataDir: string;
   /** Everything the process printed, for a failing test's message. */
   output(): string;
+  /** The exit code once the process has ended, else null. */
+  exitCode(): number | null;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function spawnBerth(env: Record<string, string> = {}): Promise<Bert
     url,
     dataDir,
     output: () => output,
+    exitCode: () => child.exitCode ?? (child.signalCode ? -1 : null),
     stop: () => stopProcess(child).finally(() => rmSync(dataDir, { recursive: true, force: true })),
   };
 }

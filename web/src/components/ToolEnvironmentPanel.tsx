@@ -11,9 +11,18 @@ import { CAN_TEAR_DOWN, canDeploy, MOVING, STATE_LABELS, stateTone } from '../li
 import { keyFilePath, loginKey, sshCommand } from '../lib/ssh.ts';
 import { Badge, Confirm, CopyButton, ErrorText, Spinner } from './ui.tsx';
 
-export function ToolEnvironmentPanel({ agentId, agentName }: { agentId: string; agentName: string }) {
+export function ToolEnvironmentPanel({
+  agentId,
+  agentName,
+  pollMs,
+}: {
+  agentId: string;
+  agentName: string;
+  /** How often to ask while the environment moves (tests shorten it). */
+  pollMs?: number;
+}) {
   const id = useId();
-  const { query, environment: env, deploy, teardown } = useToolEnvironment(agentId);
+  const { query, environment: env, deploy, teardown } = useToolEnvironment(agentId, pollMs ? { pollMs } : {});
   const { keys } = useSSHKeys();
   const [confirming, setConfirming] = useState(false);
 
@@ -74,18 +83,12 @@ export function ToolEnvironmentPanel({ agentId, agentName }: { agentId: string; 
       ) : null}
 
       {command ? (
-        <div className="command">
-          <label className="label" htmlFor={`${id}-ssh`}>
+        <figure className="command" aria-labelledby={`${id}-connect`}>
+          <figcaption className="label" id={`${id}-connect`}>
             Connect
-          </label>
+          </figcaption>
           <div className="command-row">
-            <input
-              id={`${id}-ssh`}
-              className="mono"
-              readOnly
-              value={command}
-              onFocus={(e) => e.target.select()}
-            />
+            <pre className="mono command-text">{command}</pre>
             <CopyButton text={command} label={`the ssh command for ${agentName}`} />
           </div>
           <p className="hint">
@@ -93,7 +96,7 @@ export function ToolEnvironmentPanel({ agentId, agentName }: { agentId: string; 
               ? `-i is the private key of “${key.name}”; change the path if you saved it elsewhere.`
               : '-i is the private key matching one of your SSH keys.'}
           </p>
-        </div>
+        </figure>
       ) : null}
 
       {actionError ? <ErrorText>{errorMessage(actionError)}</ErrorText> : null}
