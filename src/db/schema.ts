@@ -195,7 +195,7 @@ export const userOnboarding = pgTable(
     attempts: integer('attempts').notNull().default(0),
     ...timestamps,
   },
-  (t) => [
+  () => [
     check(
       'user_onboarding_status_ck',
       sql.raw(`status in (${ONBOARDING_STATES.map((s) => `'${s}'`).join(', ')})`),
