@@ -12,6 +12,7 @@ import { loadKeyring } from './config/master-keys.ts';
 import { createAuthz } from './db/authz.ts';
 import { type DatabaseHandle, openDatabase } from './db/engine.ts';
 import { runMigrations } from './db/migrate.ts';
+import { DIGITALOCEAN_LIMITS } from './digitalocean/client/index.ts';
 import { PgRateBudget } from './digitalocean/pg-rate-budget.ts';
 import { setupDigitalOcean } from './digitalocean/setup.ts';
 import { createHttpApp } from './http/app.ts';
@@ -21,7 +22,13 @@ import { type FetchHandler, listen } from './http/server.ts';
 import { webUiRoutes } from './http/static.ts';
 import { onboardUserJob } from './jobs/onboard-user.ts';
 import { JobQueue } from './jobs/queue.ts';
+import { METRICS_PATH, metricsRoutes } from './observability/endpoint.ts';
+import { observeRequests } from './observability/http.ts';
+import { berthVersion, instrumentCore } from './observability/instrument.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createObservers, type Observers } from './observability/observers.ts';
+import { RequestContext, withRequestIds } from './observability/request-context.ts';
 import { AgentService } from './services/agent-service.ts';
 import type { EnvironmentService, OnboardingService } from './services/contracts.ts';
 import { DeploymentKeyService } from './services/deployment-keys.ts';
@@ -53,6 +60,9 @@ export interface Core {
   /** The durable job queue; define jobs on it before `startJobs`. */
   jobs: JobQueue;
   onboarding: UserOnboardingService;
+  /** This process's metrics (served at /metrics by berth serve) and what records into them. */
+  metrics: Metrics;
+  observers: Observers;
   /** Starts running jobs: call once every part has defined its jobs. */
   startJobs(): Promise<void>;
   close(): Promise<void>;
@@ -61,6 +71,8 @@ export interface Core {
 /** Opens the database, migrates it, loads and checks the keyring, builds the services. */
 export async function buildCore(config: Config, logger: Logger): Promise<Core> {
   const embedded = !config.databaseUrl;
+  const metrics = createMetrics({ version: berthVersion() });
+  const observers = createObservers(metrics);
   const database = await openDatabase(
     config.databaseUrl
       ? { kind: 'postgres', url: config.databaseUrl, poolSize: config.dbPoolSize }
@@ -87,7 +99,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     await assertKeyringCoversVault(authz, keyring);
     const keygen = createKeygenPool();
     closers.push(async () => keygen.close());
-    const secrets = new EncryptedSecretStore(new DbSecretStore(), keyring);
+    const secrets = new EncryptedSecretStore(new DbSecretStore(), keyring, observers.vault);
     // The deployment key cache: memory, plus Redis when configured; every process drops
     // a user's entry when their keys change (NOTIFY, published in the changing transaction).
     const redis = config.redisUrl
@@ -97,7 +109,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     redis?.on('error', (error) => logger.warn({ err: error }, 'Redis connection error'));
     const shared = redis ? new RedisKeyCache(redis) : null;
     const onCacheError = (error: unknown) => logger.warn({ err: error }, 'the shared key cache failed');
-    const cache = new TieredKeyCache(new MemoryKeyCache(), shared, undefined, onCacheError);
+    const cache = new TieredKeyCache(new MemoryKeyCache(), shared, observers.cache, onCacheError);
     const bus = await startKeyChangeBus({ engine: database.engine, cache, shared, onError: onCacheError });
     closers.push(() => bus.close());
     const sshKeys = new SshKeyService({
@@ -110,6 +122,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     // local emulator). It is never logged.
     const vaultToken = config.digitalocean.token ? null : await readDigitalOceanToken(authz, secrets);
     const token = config.digitalocean.token ?? vaultToken;
+    const rateBudget = new PgRateBudget({ authz, token: token ?? 'local-emulator' });
     const digitalocean = await setupDigitalOcean({
       token: config.digitalocean.token
         ? () => config.digitalocean.token as string
@@ -117,8 +130,9 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
           ? vaultTokenProvider(authz, secrets, vaultToken)
           : null,
       apiUrl: config.digitalocean.apiUrl,
-      rateBudget: new PgRateBudget({ authz, token: token ?? 'local-emulator' }),
+      rateBudget,
       logger,
+      observer: observers.digitalocean,
       emulator: {
         port: config.digitalocean.emulatorPort,
         sshPort: config.digitalocean.emulatorSshPort,
@@ -131,7 +145,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     const registrar = new KeyRegistrar({ authz, registry: digitalocean.client });
     // Background jobs share the database: they survive restarts and every berth process
     // on it runs them. Closed before what their handlers use (closers run in reverse).
-    const jobs = new JobQueue({ engine: database.engine, logger });
+    const jobs = new JobQueue({ engine: database.engine, logger, observer: observers.jobs });
     closers.push(() => jobs.close());
     const onboarding = new UserOnboardingService({ authz, sshKeys, registrar, queue: jobs, logger });
     jobs.define(onboardUserJob(onboarding));
@@ -141,6 +155,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       cache,
       fallbackKeys: config.fallbackKeys,
       logger,
+      observer: observers.deployKeys,
     });
     const environments = createEnvironmentModule({
       authz,
@@ -150,8 +165,20 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       logger,
       instanceId: randomUUID().slice(0, 8),
       leaseMs: config.reconcileLeaseMs,
+      observer: observers.deploys,
     });
     closers.push(() => environments.close());
+    const stopInstrumenting = instrumentCore(
+      metrics,
+      {
+        authz,
+        rateBudget: { stats: () => rateBudget.stats(), limits: DIGITALOCEAN_LIMITS },
+        digitalocean: digitalocean.client,
+        jobs,
+      },
+      logger,
+    );
+    closers.push(async () => stopInstrumenting());
     return {
       config,
       logger,
@@ -164,6 +191,8 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       digitalocean,
       jobs,
       onboarding,
+      metrics,
+      observers,
       startJobs: () => jobs.start(),
       close,
     };
@@ -186,12 +215,20 @@ export interface ServerParts {
   onboarding?: OnboardingService;
 }
 
-/** `berth serve`: the core plus the public listener and, when configured, the internal one. */
+/**
+ * `berth serve`: the core plus the public listener and, when configured, the internal one.
+ * Every line logged while a request is served carries its id (request-context.ts).
+ */
 export async function startServer(
   config: Config,
-  logger: Logger,
+  baseLogger: Logger,
   parts: ServerParts = {},
 ): Promise<RunningBerth> {
+  if (config.metrics.token !== undefined && config.metrics.token.length < 32) {
+    throw new ConfigError('BERTH_METRICS_TOKEN must be at least 32 characters long.');
+  }
+  const requests = new RequestContext();
+  const logger = withRequestIds(baseLogger, requests);
   const core = await buildCore(config, logger);
   const stops: (() => Promise<void>)[] = [() => core.close()];
   const stop = async () => {
@@ -224,8 +261,13 @@ export async function startServer(
         'created a new token signing secret file: back it up with the database',
       );
     }
+    // Metrics live on the internal listener; without it, on the public one behind a token.
+    const publicMetrics = !config.internal.secret && config.metrics.token !== undefined;
+    const registry = core.metrics.registry;
+    const webUi = webUiRoutes({ root: fileURLToPath(new URL('../web/dist', import.meta.url)) });
     app = createHttpApp({
       logger,
+      observe: observeRequests({ logger, context: requests, observer: core.observers.http('public') }),
       ready: async () => {
         await core.database.db.execute(sql`select 1`);
         return true;
@@ -240,7 +282,10 @@ export async function startServer(
       bodyLimitBytes: config.http.bodyLimitBytes,
       clientIp: clientIpResolver(config.http.trustedProxyHops),
       // The web UI built by `vite build` on install (see docs/decisions.md), served at `/`.
-      extraRoutes: webUiRoutes({ root: fileURLToPath(new URL('../web/dist', import.meta.url)) }),
+      extraRoutes: (routes) => {
+        if (publicMetrics) metricsRoutes({ registry, bearerTokens: [config.metrics.token ?? ''] })(routes);
+        webUi(routes);
+      },
     });
     let internalUrl: string | null = null;
     if (config.internal.secret) {
@@ -252,6 +297,13 @@ export async function startServer(
         logger,
         environments,
         registration,
+        observe: observeRequests({ logger, context: requests, observer: core.observers.http('internal') }),
+        extraRoutes: metricsRoutes({
+          registry,
+          bearerTokens: [config.metrics.token ?? '', config.internal.secret],
+          internalSecret: config.internal.secret,
+        }),
+        selfAuthenticatedPaths: [METRICS_PATH],
       });
       const internal = await listen(internalApp.fetch, {
         port: config.internal.port,
@@ -261,9 +313,19 @@ export async function startServer(
       internalUrl = internal.url;
     } else {
       logger.warn('the internal API is not started: BERTH_INTERNAL_API_SECRET is not set');
+      if (!publicMetrics) {
+        logger.warn('metrics are not served: set BERTH_INTERNAL_API_SECRET or BERTH_METRICS_TOKEN');
+      }
     }
+    const metricsUrl = internalUrl ?? (publicMetrics ? publicListener.url : null);
     logger.info(
-      { url: publicListener.url, internalUrl, auth: auth.mode, database: core.database.engine.kind },
+      {
+        url: publicListener.url,
+        internalUrl,
+        metrics: metricsUrl && `${metricsUrl.replace(/\/$/, '')}${METRICS_PATH}`,
+        auth: auth.mode,
+        database: core.database.engine.kind,
+      },
       'berth is serving',
     );
     const reconcile = startPeriodicReconcile(

@@ -58,6 +58,8 @@ const schema = z.object({
   INTERNAL_PORT: port(8081),
   INTERNAL_HOST: z.string().default('127.0.0.1'),
   BERTH_INTERNAL_API_SECRET: optional,
+  // Metrics (src/observability): the bearer token a Prometheus scrape presents.
+  BERTH_METRICS_TOKEN: optional,
 });
 
 export interface Config {
@@ -98,6 +100,8 @@ export interface Config {
     refreshTokenTtlSeconds: number;
   };
   internal: { port: number; host: string; secret: string | undefined };
+  /** `GET /metrics`: on the internal listener, or on the public one behind this token. */
+  metrics: { token: string | undefined };
 }
 
 function parseFallbackKeys(text: string | undefined): (number | string)[] {
@@ -170,5 +174,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refreshTokenTtlSeconds: e.BERTH_REFRESH_TOKEN_TTL_SECONDS,
     },
     internal: { port: e.INTERNAL_PORT, host: e.INTERNAL_HOST, secret: e.BERTH_INTERNAL_API_SECRET },
+    metrics: { token: e.BERTH_METRICS_TOKEN },
   };
 }

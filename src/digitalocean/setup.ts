@@ -12,6 +12,7 @@ import {
   DigitalOceanClient,
   type RateBudget,
   type TokenProvider,
+  type TransportObserver,
 } from './client/index.ts';
 import { createEmulator, type Emulator } from './emulator/index.ts';
 
@@ -22,6 +23,8 @@ export interface DigitalOceanSetupOptions {
   rateBudget: RateBudget;
   logger: Logger;
   emulator: { activeAfterMs?: number; sshPort: number; port: number };
+  /** Told of every DigitalOcean request (metrics). */
+  observer?: TransportObserver;
 }
 
 export interface DigitalOceanSetup {
@@ -44,6 +47,7 @@ export async function setupDigitalOcean(options: DigitalOceanSetupOptions): Prom
       token: options.token,
       rateBudget: options.rateBudget,
       logger,
+      observer: options.observer,
     });
     return { client, emulator: null, sshPort: 22, close: async () => {} };
   }
@@ -66,6 +70,7 @@ export async function setupDigitalOcean(options: DigitalOceanSetupOptions): Prom
     token: () => token,
     rateBudget: options.rateBudget,
     logger,
+    observer: options.observer,
   });
   return {
     client,

@@ -55,6 +55,8 @@ export interface HttpAppDeps {
    * metrics endpoint. They are registered last, so they cannot shadow the API.
    */
   extraRoutes?: (app: Hono<AppEnv>) => void;
+  /** Runs around every request once its id is set: the access log and HTTP metrics. */
+  observe?: MiddlewareHandler<AppEnv>;
 }
 
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -74,6 +76,7 @@ export function createHttpApp(deps: HttpAppDeps): OpenAPIHono<AppEnv> {
   app.onError(createErrorHandler(deps.logger));
   app.notFound((c) => problemResponse(c, 'not-found', 'There is nothing at this address.'));
   app.use('*', requestIds());
+  if (deps.observe) app.use('*', deps.observe);
   app.use('*', secureHeaders({ crossOriginResourcePolicy: false, crossOriginEmbedderPolicy: false }));
   for (const prefix of ['/api/*', '/auth/*']) {
     app.use(prefix, cors, apiHeaders, noStore(), bodyLimit, requireJsonBody());

@@ -29,6 +29,13 @@ export interface InternalAppDeps {
   bodyLimitBytes?: number;
   /** Further internal routes (metrics), added by the composition root after berth's own. */
   extraRoutes?: (app: Hono<AppEnv>) => void;
+  /**
+   * Paths of extra routes that check their callers themselves and so skip the secret
+   * check: `/metrics`, which a Prometheus scrape reaches with a bearer token of its own.
+   */
+  selfAuthenticatedPaths?: string[];
+  /** Runs around every request once its id is set: the access log and HTTP metrics. */
+  observe?: MiddlewareHandler<AppEnv>;
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -39,8 +46,9 @@ export function secretMatches(expected: string, given: string | undefined): bool
 }
 
 const requireSecret =
-  (secret: string): MiddlewareHandler<AppEnv> =>
+  (secret: string, open: readonly string[] = []): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
+    if (open.includes(c.req.path)) return next();
     if (!secretMatches(secret, c.req.header(INTERNAL_SECRET_HEADER))) {
       return problemResponse(c, 'unauthorized', 'This API needs the internal API secret.', {
         code: 'unauthorized',
@@ -61,8 +69,10 @@ export function createInternalApp(deps: InternalAppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(createErrorHandler(deps.logger));
   app.notFound((c) => problemResponse(c, 'not-found', 'There is nothing at this address.'));
-  app.use('*', requestIds(), limitBody(deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES), requireJsonBody());
-  app.use('*', requireSecret(deps.secret));
+  app.use('*', requestIds());
+  if (deps.observe) app.use('*', deps.observe);
+  app.use('*', limitBody(deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES), requireJsonBody());
+  app.use('*', requireSecret(deps.secret, deps.selfAuthenticatedPaths));
   const environments = () => {
     if (!deps.environments) throw new NotAvailableYetError('Tool environments');
     return deps.environments;

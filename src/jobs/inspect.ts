@@ -67,3 +67,18 @@ function toSummary(row: Record<string, unknown>): JobSummary {
     finishedAt: row.completed_on ? new Date(row.completed_on as string | Date) : null,
   };
 }
+
+/** The states the queue depth is reported in: waiting, running and dead-lettered. */
+export const COUNTED_STATES = ['created', 'retry', 'active', 'failed'] as const satisfies JobState[];
+
+/** Jobs waiting, running and dead-lettered, per queue and state: the queue depth for metrics. */
+export async function countJobs(
+  db: BossDb,
+  schema: string,
+): Promise<{ queue: string; state: JobState; count: number }[]> {
+  const { rows } = await db.executeSql(
+    `select name, state::text as state, count(*)::int as n from ${schema}.job
+     where state in ('created', 'retry', 'active', 'failed') group by name, state`,
+  );
+  return rows.map((row) => ({ queue: String(row.name), state: row.state as JobState, count: Number(row.n) }));
+}

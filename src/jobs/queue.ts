@@ -14,8 +14,15 @@ import { ConflictError, InvalidInputError, NotFoundError } from '../domain/error
 import type { Logger } from '../observability/logger.ts';
 import { type OwnedBossDb, pgliteBossDb, postgresBossDb, transactionBossDb } from './boss-db.ts';
 import type { ResolvedJobDefinition } from './definition.ts';
-import { findJob, type JobSummary, listFailedJobs } from './inspect.ts';
-import { QueueRunner, type RunnerStore } from './runner.ts';
+import {
+  COUNTED_STATES,
+  countJobs,
+  findJob,
+  type JobState,
+  type JobSummary,
+  listFailedJobs,
+} from './inspect.ts';
+import { type JobObserver, QueueRunner, type RunnerStore } from './runner.ts';
 import { JOBS_CHANNEL, NOTIFY_SQL, pgliteWakeups, postgresWakeups, type Wakeups } from './wakeups.ts';
 
 export interface JobQueueOptions {
@@ -38,6 +45,8 @@ export interface JobQueueOptions {
   failedRetentionDays?: number;
   /** How often the cron clock checks for due schedules (1–45). Default 30. */
   cronCheckSeconds?: number;
+  /** Told how each job run ended (metrics). */
+  observer?: JobObserver;
 }
 
 export interface SendOptions {
@@ -110,9 +119,16 @@ export class JobQueue {
       for (const { name, schedule } of this.definitions.values()) {
         if (schedule) await this.boss.schedule(name, schedule.cron, schedule.data as object, { tz: 'UTC' });
       }
+      this.options.observer?.queuesStarted?.([...this.definitions.keys()]);
       const pollingMs = this.options.pollingIntervalMs ?? 5_000;
       for (const definition of this.definitions.values()) {
-        const runner = new QueueRunner(this.store(), definition, this.options.logger, pollingMs);
+        const runner = new QueueRunner(
+          this.store(),
+          definition,
+          this.options.logger,
+          pollingMs,
+          this.options.observer,
+        );
         this.runners.set(definition.name, runner);
         runner.start();
       }
@@ -173,6 +189,24 @@ export class JobQueue {
   /** The dead-letter list: jobs that failed their last retry, newest first. */
   failed(options: { queue?: string; limit?: number } = {}): Promise<JobSummary[]> {
     return listFailedJobs(this.db, QUEUE_SCHEMA, options);
+  }
+
+  /**
+   * Jobs waiting (created, retry), running (active) and dead-lettered (failed), per
+   * queue; every queue defined here reports every state, so an empty one reads 0.
+   */
+  async counts(): Promise<{ queue: string; state: JobState; count: number }[]> {
+    const found = await countJobs(this.db, QUEUE_SCHEMA);
+    const key = (queue: string, state: string) => `${queue}\u0000${state}`;
+    const counted = new Set(found.map((row) => key(row.queue, row.state)));
+    const empty = [...this.definitions.keys()].flatMap((queue) =>
+      COUNTED_STATES.filter((state) => !counted.has(key(queue, state))).map((state) => ({
+        queue,
+        state,
+        count: 0,
+      })),
+    );
+    return [...found, ...empty];
   }
 
   getJob(id: string): Promise<JobSummary | null> {

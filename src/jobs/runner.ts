@@ -32,6 +32,16 @@ export interface RunnerStore {
   release(name: string, ids: string[]): Promise<void>;
 }
 
+/**
+ * Told how each run of a job ended (metrics): `completed`, `failed` (it will be retried)
+ * or `dead` (its last retry failed: it is in the dead-letter list).
+ */
+export interface JobObserver {
+  /** The queues this process runs, once at start, so each can be counted from zero. */
+  queuesStarted?(queues: string[]): void;
+  jobFinished(queue: string, outcome: 'completed' | 'failed' | 'dead', seconds: number): void;
+}
+
 interface Running {
   done: Promise<void>;
   controller: AbortController;
@@ -67,6 +77,7 @@ export class QueueRunner {
     private readonly definition: ResolvedJobDefinition<unknown>,
     private readonly logger: Logger,
     private readonly pollingMs: number,
+    private readonly observer?: JobObserver,
   ) {}
 
   get name(): string {
@@ -157,6 +168,9 @@ export class QueueRunner {
     }
     if (entry.abandoned) return;
     const log = { queue: this.name, jobId: job.id, attempt: job.attempt, ms: ms(started) };
+    const seconds = (performance.now() - started) / 1000;
+    const result = outcome.ok ? 'completed' : job.isFinalAttempt ? 'dead' : 'failed';
+    this.observer?.jobFinished(this.name, result, seconds);
     try {
       if (outcome.ok) {
         await this.store.complete(this.name, job.id, isObject(outcome.output) ? outcome.output : undefined);

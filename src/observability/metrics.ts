@@ -1,92 +1,149 @@
 /**
  * berth's Prometheus metrics: one registry per process, created by the composition root
- * and handed to the parts that record into it (no global registry, so tests can build as
- * many berths as they like). Names follow Prometheus conventions: `berth_` prefix, base
- * units (seconds), `_total` for counters. The alert rules in ops/prometheus/ and the
- * Grafana dashboard read exactly these names.
+ * (no global registry, so tests can build as many berths as they like). Names follow
+ * Prometheus conventions: `berth_` prefix, base units (seconds), `_total` for counters;
+ * process and Node.js metrics keep prom-client's standard names so stock dashboards work.
+ * The alert rules in ops/prometheus/ and the Grafana dashboard in ops/grafana/ read
+ * exactly these names (a test checks both against this registry). Figures read at
+ * scrape time (queue depth, onboarding states, the rate budget) are in scrape.ts.
+ *
+ * Counters an alert watches with `increase()` are created at zero for every label value
+ * they can take: a series that first appears already at 1 shows no increase, and the
+ * first decryption failure would go unnoticed.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export type DeployPath = 'warm' | 'cold' | 'fallback' | 'static';
+/** Key step timings, from a warm cache hit (microseconds) to a cold DigitalOcean round trip. */
+const KEY_SECONDS = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+  0.5, 1, 2.5, 5,
+];
+/** Requests and calls: a millisecond to a minute. */
+const CALL_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export function createMetrics() {
+export const KEY_PATHS = ['warm', 'cold', 'fallback'] as const;
+/** Key paths as a deploy's outcome counts them: `static` keys (benchmarks), `none` (failed before keys). */
+export const DEPLOY_PATHS = [...KEY_PATHS, 'static', 'none'] as const;
+
+export function createMetrics(options: { version?: string } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'berth_process_' });
-  const seconds = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-  ];
-  return {
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const info = new Gauge({
+    name: 'berth_info',
+    help: 'Always 1; its labels say which berth is running.',
+    labelNames: ['version'],
+    registers,
+  });
+  info.set({ version: options.version ?? 'unknown' }, 1);
+
+  const metrics = {
     registry,
     deployKeyOverhead: new Histogram({
       name: 'berth_deploy_key_overhead_seconds',
       help: 'Time a deploy spends getting its SSH keys ready, by path (warm cache, cold, fallback).',
       labelNames: ['path'],
-      buckets: seconds,
-      registers: [registry],
+      buckets: KEY_SECONDS,
+      registers,
     }),
     deployDuration: new Histogram({
       name: 'berth_deploy_duration_seconds',
-      help: 'From a deploy being recorded to its droplet create being answered, by key path.',
+      help: 'From the start of a deploy’s background work to DigitalOcean accepting (or refusing) the droplet, by key path.',
       labelNames: ['path'],
-      buckets: seconds,
-      registers: [registry],
+      buckets: CALL_SECONDS,
+      registers,
     }),
     deploys: new Counter({
       name: 'berth_deploys_total',
       help: 'Deploys that reached a result, by outcome (created, failed) and key path.',
       labelNames: ['outcome', 'path'],
-      registers: [registry],
+      registers,
     }),
     keyCache: new Counter({
       name: 'berth_ssh_key_cache_requests_total',
       help: 'Deployment key cache lookups, by result (hit_memory, hit_redis, miss).',
       labelNames: ['result'],
-      registers: [registry],
+      registers,
     }),
     doRequests: new Counter({
       name: 'berth_digitalocean_requests_total',
-      help: 'DigitalOcean API requests, by endpoint and status (or "network").',
+      help: 'DigitalOcean API requests sent, by endpoint and status (or network, timeout).',
       labelNames: ['endpoint', 'status'],
-      registers: [registry],
+      registers,
     }),
     doLatency: new Histogram({
       name: 'berth_digitalocean_request_duration_seconds',
-      help: 'DigitalOcean API request latency, by endpoint.',
+      help: 'DigitalOcean API request latency, response body included, by endpoint.',
       labelNames: ['endpoint'],
-      buckets: seconds,
-      registers: [registry],
+      buckets: CALL_SECONDS,
+      registers,
     }),
-    doBudgetRemaining: new Gauge({
-      name: 'berth_digitalocean_rate_budget_remaining',
-      help: 'Requests left in the sliding window, by window (minute, hour), as berth counts them.',
-      labelNames: ['window'],
-      registers: [registry],
+    doRateLimited: new Counter({
+      name: 'berth_digitalocean_rate_limited_total',
+      help: 'DigitalOcean answers 429 (berth overran the rate limit, or shares the token with another client).',
+      registers,
     }),
-    doBreakerState: new Gauge({
-      name: 'berth_digitalocean_circuit_state',
-      help: 'The DigitalOcean circuit breaker: 0 closed, 1 half-open, 2 open.',
-      registers: [registry],
+    doRefused: new Counter({
+      name: 'berth_digitalocean_refused_total',
+      help: 'DigitalOcean requests berth did not send, by reason (circuit_open, budget: no rate budget in time).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    doBreakerOpened: new Counter({
+      name: 'berth_digitalocean_circuit_opened_total',
+      help: 'Times this process’s DigitalOcean circuit breaker opened.',
+      registers,
+    }),
+    jobRuns: new Counter({
+      name: 'berth_job_runs_total',
+      help: 'Job runs in this process, by queue and outcome (completed, failed: will retry, dead: failed its last retry).',
+      labelNames: ['queue', 'outcome'],
+      registers,
+    }),
+    jobDuration: new Histogram({
+      name: 'berth_job_duration_seconds',
+      help: 'Job run time, by queue and outcome.',
+      labelNames: ['queue', 'outcome'],
+      buckets: CALL_SECONDS,
+      registers,
     }),
     vaultOperations: new Counter({
       name: 'berth_vault_operations_total',
-      help: 'Vault operations, by operation (encrypt, decrypt, rewrap) and outcome.',
+      help: 'Vault operations, by operation (encrypt, decrypt) and outcome (success, failure).',
       labelNames: ['operation', 'outcome'],
-      registers: [registry],
+      registers,
     }),
     httpRequests: new Counter({
       name: 'berth_http_requests_total',
-      help: 'HTTP requests, by method, route pattern and status.',
-      labelNames: ['method', 'route', 'status'],
-      registers: [registry],
+      help: 'HTTP requests, by listener (public, internal), method, route pattern and status.',
+      labelNames: ['listener', 'method', 'route', 'status'],
+      registers,
     }),
     httpDuration: new Histogram({
       name: 'berth_http_request_duration_seconds',
-      help: 'HTTP request latency, by method and route pattern.',
-      labelNames: ['method', 'route'],
-      buckets: seconds,
-      registers: [registry],
+      help: 'HTTP request latency, by listener, method and route pattern.',
+      labelNames: ['listener', 'method', 'route'],
+      buckets: CALL_SECONDS,
+      registers,
+    }),
+    collectErrors: new Counter({
+      name: 'berth_metrics_collect_errors_total',
+      help: 'Failures reading a figure at scrape time (the database did not answer), by source.',
+      labelNames: ['source'],
+      registers,
     }),
   };
+
+  for (const path of KEY_PATHS) metrics.deployKeyOverhead.zero({ path });
+  for (const path of DEPLOY_PATHS) {
+    for (const outcome of ['created', 'failed']) metrics.deploys.inc({ outcome, path }, 0);
+  }
+  for (const operation of ['encrypt', 'decrypt']) {
+    for (const outcome of ['success', 'failure']) metrics.vaultOperations.inc({ operation, outcome }, 0);
+  }
+  for (const reason of ['circuit_open', 'budget']) metrics.doRefused.inc({ reason }, 0);
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -14,10 +14,20 @@ import type { CachedKeys, KeyCache } from './key-cache.ts';
 import type { RegisteredKey } from './key-registration.ts';
 import type { OperationContext } from './ssh-key-service.ts';
 
+/** How a deploy got its keys: from the cache, made ready now, or the operator's fallback. */
+export type KeyPath = 'warm' | 'cold' | 'fallback';
+
 export interface DeploymentKeys extends CachedKeys {
   /** What the droplet create names in `ssh_keys`: DigitalOcean key ids or fingerprints. */
   refs: (number | string)[];
   usedFallbackKeys: boolean;
+  /** Absent when the keys came from elsewhere (the benchmark's static keys). */
+  path?: KeyPath;
+}
+
+/** Told how long each deploy's key step took and by which path (metrics). */
+export interface DeployKeyObserver {
+  keysReady(path: KeyPath, seconds: number): void;
 }
 
 export interface DeploymentKeyDeps {
@@ -32,6 +42,7 @@ export interface DeploymentKeyDeps {
   /** BERTH_FALLBACK_SSH_KEY_IDS: DigitalOcean key ids or fingerprints of the operator's keys. */
   fallbackKeys: (number | string)[];
   logger: Logger;
+  observer?: DeployKeyObserver;
 }
 
 export class DeploymentKeyService {
@@ -41,13 +52,17 @@ export class DeploymentKeyService {
 
   /** The user's keys, ready on DigitalOcean: cached, or made ready now (once per user). */
   async getDeploymentSSHKeys(userId: string, ctx: OperationContext = {}): Promise<CachedKeys> {
+    return (await this.lookup(userId, ctx)).keys;
+  }
+
+  private async lookup(userId: string, ctx: OperationContext): Promise<{ keys: CachedKeys; warm: boolean }> {
     const cached = await this.deps.cache.get(userId);
-    if (cached) return cached;
+    if (cached) return { keys: cached, warm: true };
     const running = this.inFlight.get(userId);
-    if (running) return running;
+    if (running) return { keys: await running, warm: false };
     const flight = this.load(userId, ctx).finally(() => this.inFlight.delete(userId));
     this.inFlight.set(userId, flight);
-    return flight;
+    return { keys: await flight, warm: false };
   }
 
   invalidateSSHKeyCache(userId: string): Promise<void> {
@@ -59,9 +74,13 @@ export class DeploymentKeyService {
     userId: string,
     ctx: OperationContext & { agentId?: string } = {},
   ): Promise<DeploymentKeys> {
+    const started = performance.now();
+    const took = () => (performance.now() - started) / 1000;
     try {
-      const keys = await this.getDeploymentSSHKeys(userId, ctx);
-      return { ...keys, refs: keys.digitaloceanKeyIds, usedFallbackKeys: false };
+      const { keys, warm } = await this.lookup(userId, ctx);
+      const path = warm ? 'warm' : 'cold';
+      this.deps.observer?.keysReady(path, took());
+      return { ...keys, refs: keys.digitaloceanKeyIds, usedFallbackKeys: false, path };
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
       if (this.deps.fallbackKeys.length === 0) {
@@ -87,11 +106,13 @@ export class DeploymentKeyService {
           }),
         )
         .catch((error) => this.deps.logger.error({ err: error }, 'could not audit fallback key use'));
+      this.deps.observer?.keysReady('fallback', took());
       return {
         digitaloceanKeyIds: this.deps.fallbackKeys.filter((k): k is number => typeof k === 'number'),
         fingerprints: this.deps.fallbackKeys.map(String),
         refs: this.deps.fallbackKeys,
         usedFallbackKeys: true,
+        path: 'fallback',
       };
     }
   }

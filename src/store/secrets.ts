@@ -56,21 +56,44 @@ export class DbSecretStore implements SecretStore {
   }
 }
 
+/**
+ * Told of every seal and open (metrics). A failed open means a ciphertext was altered or
+ * its master key is missing: the operator must hear of the first one.
+ */
+export interface VaultObserver {
+  operation(operation: 'encrypt' | 'decrypt', outcome: 'success' | 'failure'): void;
+}
+
 export class EncryptedSecretStore implements SecretStore {
   constructor(
     private readonly inner: SecretStore,
     private readonly keyring: Keyring,
+    private readonly observer?: VaultObserver,
   ) {}
 
   async insert(tx: Executor, record: SecretRecord): Promise<void> {
-    const sealed = sealSecret(this.keyring, record, record.value);
+    let sealed: SealedSecret;
+    try {
+      sealed = sealSecret(this.keyring, record, record.value);
+    } catch (error) {
+      this.observer?.operation('encrypt', 'failure');
+      throw error;
+    }
+    this.observer?.operation('encrypt', 'success');
     await this.inner.insert(tx, { ...record, ...sealed, value: sealed.ciphertext });
   }
 
   async get(tx: Executor, id: string): Promise<SecretRecord | null> {
     const row = await this.inner.get(tx, id);
     if (!row) return null;
-    const value = openSecret(this.keyring, row, toSealed(row));
+    let value: Buffer;
+    try {
+      value = openSecret(this.keyring, row, toSealed(row));
+    } catch (error) {
+      this.observer?.operation('decrypt', 'failure');
+      throw error;
+    }
+    this.observer?.operation('decrypt', 'success');
     return { ...row, value };
   }
 

@@ -21,6 +21,7 @@ import {
   type RequestSpec,
   silentLogger,
   Transport,
+  type TransportObserver,
 } from './transport.ts';
 
 export const DIGITALOCEAN_API_URL = 'https://api.digitalocean.com';
@@ -51,6 +52,8 @@ export interface DigitalOceanClientOptions {
   createAttempts?: number;
   /** Droplets per list page; DigitalOcean's maximum, 200, unless a test wants to see paging. */
   pageSize?: number;
+  /** Told of every request sent or declined (metrics). */
+  observer?: TransportObserver;
 }
 
 export interface CallOptions {
@@ -98,6 +101,7 @@ export class DigitalOceanClient {
       clock: this.clock,
       random: this.random,
       maxBudgetWaitMs: options.maxBudgetWaitMs ?? 120_000,
+      observer: options.observer,
     });
   }
 

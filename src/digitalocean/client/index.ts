@@ -28,4 +28,10 @@ export {
 } from './rate-budget.ts';
 export { computeWait, DIGITALOCEAN_LIMITS, windowsFor } from './rate-window.ts';
 export { type TokenProvider, tokenFromEnv } from './token.ts';
-export type { BreakerOptions, BreakerState, ClientLogger } from './transport.ts';
+export type {
+  BreakerOptions,
+  BreakerState,
+  CallObservation,
+  ClientLogger,
+  TransportObserver,
+} from './transport.ts';

@@ -6,7 +6,8 @@
  * may cure are retried (429, 5xx, timeouts, dropped connections); other 4xx answers are
  * final. Calls that must not be repeated blindly (creates, droplet actions) choose a
  * narrower retry mode. The token is read per request and only ever put in the
- * Authorization header: it is never logged, and error text is scrubbed of it.
+ * Authorization header: it is never logged, and error text is scrubbed of it. An optional
+ * observer hears of each request sent or declined, for metrics.
  */
 import {
   BrokenCircuitError,
@@ -49,6 +50,24 @@ export interface BreakerOptions {
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/** One request sent to DigitalOcean and what came of it; `status` is the HTTP status or the failure. */
+export interface CallObservation {
+  method: RequestSpec['method'];
+  path: string;
+  status: number | 'network' | 'timeout';
+  seconds: number;
+}
+
+/**
+ * Told about every request the transport sends and every one it declines to send (the
+ * circuit is open, or the rate budget had no room in time), so that metrics can count
+ * them without the transport knowing how they are counted.
+ */
+export interface TransportObserver {
+  call(observation: CallObservation): void;
+  refused(refusal: { method: RequestSpec['method']; path: string; reason: 'circuit_open' | 'budget' }): void;
+}
+
 /**
  * `transient`: retry 429, 5xx, timeouts and network errors (safe for reads, deletes and
  * creates DigitalOcean deduplicates). `rate-limit-only`: retry only 429, which DigitalOcean
@@ -80,6 +99,7 @@ export interface TransportOptions {
   random: () => number;
   /** Longest a request waits for the rate budget before failing with a rate_limited error. */
   maxBudgetWaitMs: number;
+  observer?: TransportObserver;
 }
 
 function isTransient(error: Error): boolean {
@@ -175,6 +195,7 @@ export class Transport {
       });
     } catch (error) {
       if (error instanceof BrokenCircuitError) {
+        this.options.observer?.refused({ method: spec.method, path: spec.path, reason: 'circuit_open' });
         throw new DigitalOceanUnavailableError(
           this.call(spec),
           'circuit_open',
@@ -192,6 +213,7 @@ export class Transport {
       await this.options.rateBudget.acquire(spec.priority, signal);
     } catch (error) {
       if (limit.aborted && !spec.signal?.aborted) {
+        this.options.observer?.refused({ method: spec.method, path: spec.path, reason: 'budget' });
         throw new DigitalOceanRateLimitedError(this.call(spec), this.options.maxBudgetWaitMs, 'budget');
       }
       throw error;
@@ -199,6 +221,7 @@ export class Transport {
   }
 
   private async sendWithTimeout(spec: RequestSpec, token: string, attempt: number): Promise<unknown> {
+    const started = performance.now();
     try {
       return await this.attemptTimeout.execute(
         ({ signal }) => this.send(spec, token, attempt, signal),
@@ -207,6 +230,7 @@ export class Transport {
     } catch (error) {
       if (spec.signal?.aborted) throw spec.signal.reason;
       if (error instanceof TaskCancelledError) {
+        this.observe(spec, 'timeout', started);
         throw new DigitalOceanUnavailableError(
           this.call(spec),
           'timeout',
@@ -215,6 +239,11 @@ export class Transport {
       }
       throw error;
     }
+  }
+
+  private observe(spec: RequestSpec, status: CallObservation['status'], started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.options.observer?.call({ method: spec.method, path: spec.path, status, seconds });
   }
 
   private url(spec: RequestSpec): string {
@@ -231,6 +260,7 @@ export class Transport {
     signal: AbortSignal,
   ): Promise<unknown> {
     const started = this.options.clock.now();
+    const sentAt = performance.now();
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -245,6 +275,7 @@ export class Transport {
       text = await response.text();
     } catch (error) {
       if (signal.aborted) throw error;
+      this.observe(spec, 'network', sentAt);
       const cause = error as Error & { cause?: { code?: string; message?: string } };
       const detail = cause.cause?.code ?? cause.cause?.message ?? cause.message;
       throw new DigitalOceanUnavailableError(
@@ -253,6 +284,7 @@ export class Transport {
         `connection failed (${scrub(detail, token)})`,
       );
     }
+    this.observe(spec, response.status, sentAt);
     const now = this.options.clock.now();
     const observation = parseRateHeaders(response.headers, response.status, now);
     this.options.rateBudget.observe?.(observation);

@@ -9,7 +9,7 @@ import type { DeploymentKeyService } from '../deployment-keys.ts';
 import { ToolEnvironmentService } from './environment-service.ts';
 import { DropletFollower } from './follower.ts';
 import type { DropletApi, DropletSettings } from './ports.ts';
-import { Provisioner } from './provisioner.ts';
+import { type DeployObserver, Provisioner } from './provisioner.ts';
 import { Reconciler } from './reconciler.ts';
 
 export interface EnvironmentModule {
@@ -28,6 +28,7 @@ export function createEnvironmentModule(deps: {
   instanceId: string;
   follow?: { firstDelayMs?: number; maxDelayMs?: number };
   leaseMs?: number;
+  observer?: DeployObserver;
 }): EnvironmentModule {
   const { authz, droplets, settings, logger } = deps;
   const follower = new DropletFollower({
@@ -37,7 +38,15 @@ export function createEnvironmentModule(deps: {
     logger,
     ...deps.follow,
   });
-  const provisioner = new Provisioner({ authz, droplets, keys: deps.keys, follower, settings, logger });
+  const provisioner = new Provisioner({
+    authz,
+    droplets,
+    keys: deps.keys,
+    follower,
+    settings,
+    logger,
+    observer: deps.observer,
+  });
   const service = new ToolEnvironmentService({
     authz,
     provisioner,

@@ -19,7 +19,7 @@ import {
   startCreating,
   transition,
 } from '../../store/environments.ts';
-import type { DeploymentKeyService, DeploymentKeys } from '../deployment-keys.ts';
+import type { DeploymentKeyService, DeploymentKeys, KeyPath } from '../deployment-keys.ts';
 import type { OperationContext } from '../ssh-key-service.ts';
 import type { DropletFollower } from './follower.ts';
 import type { DropletApi, DropletSettings } from './ports.ts';
@@ -31,6 +31,17 @@ export interface ProvisionerDeps {
   follower: Pick<DropletFollower, 'follow'>;
   settings: DropletSettings;
   logger: Logger;
+  observer?: DeployObserver;
+}
+
+/**
+ * Told how each deploy ended (metrics): `created` once DigitalOcean accepted the droplet,
+ * `failed` when the record went to error_creation; `path` is how the keys were found
+ * (`none` when the deploy failed before it had keys), `seconds` from the start of the
+ * background work to that moment.
+ */
+export interface DeployObserver {
+  deployFinished(outcome: 'created' | 'failed', path: KeyPath | 'static' | 'none', seconds: number): void;
 }
 
 function describe(error: unknown): string {
@@ -46,6 +57,9 @@ export class Provisioner {
     const env = await authz.asService('provision: read environment', (tx) => getEnvironment(tx, envId));
     if (env?.status !== 'pending_creation') return;
     const keyCtx = { ...ctx, agentId: env.agentId };
+    const begun = performance.now();
+    const finished = (outcome: 'created' | 'failed', path: KeyPath | 'static' | 'none') =>
+      this.deps.observer?.deployFinished(outcome, path, (performance.now() - begun) / 1000);
     let keys: DeploymentKeys;
     let started: Awaited<ReturnType<typeof startCreating>>;
     try {
@@ -61,14 +75,20 @@ export class Provisioner {
         throw new BerthError('conflict', 'The SSH keys changed during the deploy; deploy again.');
       }
     } catch (error) {
+      finished('failed', 'none');
       await this.fail(env, 'creation', error, ctx);
       return;
     }
     if (!started) return;
-    await this.create(started, keys, ctx);
+    const outcome = await this.create(started, keys, ctx);
+    if (outcome) finished(outcome, keys.path ?? 'static');
   }
 
-  private async create(env: EnvironmentRow, keys: DeploymentKeys, ctx: OperationContext) {
+  private async create(
+    env: EnvironmentRow,
+    keys: DeploymentKeys,
+    ctx: OperationContext,
+  ): Promise<'created' | 'failed' | null> {
     const { authz, droplets, settings } = this.deps;
     let dropletId: number;
     try {
@@ -87,7 +107,7 @@ export class Provisioner {
       dropletId = result.droplet.id;
     } catch (error) {
       await this.fail(env, 'creation', error, ctx);
-      return;
+      return 'failed';
     }
     const recorded = await authz.asService('provision: record droplet', (tx) =>
       recordDroplet(tx, env.id, dropletId),
@@ -95,7 +115,7 @@ export class Provisioner {
     if (!recorded) {
       // Torn down (or reconciled) while the create was in flight: this droplet is unwanted.
       await droplets.deleteDroplet(dropletId, { priority: 'background' }).catch(() => {});
-      return;
+      return null;
     }
     await this.audit(env, ctx, 'deploy.created', 'success', {
       dropletId,
@@ -104,6 +124,7 @@ export class Provisioner {
     });
     if (recorded.status === 'creating')
       this.deps.follower.follow({ envId: env.id, dropletId, pollTag: pollTagOf(env) });
+    return 'created';
   }
 
   async destroy(envId: string, ctx: OperationContext = {}): Promise<void> {
