@@ -1,12 +1,13 @@
 /**
  * The berth stack the deploy benchmarks run against, wired as the composition root
  * (src/main.ts) wires it: PostgreSQL in a throwaway database, the shared rate budget on
- * that database, the keygen pool, the key-change bus, the tiered key cache, the SSH key,
- * registration and deployment key services, and the environment services, all pointed at
- * an in-process DigitalOcean emulator. What a benchmark needs to vary (the emulator's and
- * the budget's limits, how droplets are followed, which keys a deploy gets) comes in as
- * options, and every call the client sends is recorded so a benchmark can count them.
- * close() closes everything, in reverse order of opening, and drops the database.
+ * that database, the keygen pool, the metrics observers, the key-change bus, the tiered
+ * key cache, the SSH key, registration, onboarding and deployment key services, and the
+ * environment services, all pointed at an in-process DigitalOcean emulator. What a
+ * benchmark needs to vary (the emulator's and the budget's limits, how droplets are
+ * followed, which keys a deploy gets) comes in as options, and every call the client
+ * sends is recorded so a benchmark can count them. close() closes everything, in
+ * reverse order of opening, and drops the database.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
@@ -24,6 +25,8 @@ import {
 import { PgRateBudget } from '../src/digitalocean/pg-rate-budget.ts';
 import { createKeyring, generateMasterKey } from '../src/domain/vault/keyring.ts';
 import { createLogger, type Logger } from '../src/observability/logger.ts';
+import { createMetrics } from '../src/observability/metrics.ts';
+import { createObservers } from '../src/observability/observers.ts';
 import { DeploymentKeyService } from '../src/services/deployment-keys.ts';
 import { ToolEnvironmentService } from '../src/services/environments/environment-service.ts';
 import { DropletFollower } from '../src/services/environments/follower.ts';
@@ -78,6 +81,8 @@ export interface BenchStack {
   authz: Authz;
   emulator: Emulator;
   client: DigitalOceanClient;
+  /** One GET straight to the emulator, past the client and its rate budget: the bare round trip. */
+  bareGet(path: string): Promise<number>;
   calls: SentCall[];
   sshKeys: SshKeyService;
   deploymentKeys: DeploymentKeyService;
@@ -122,6 +127,8 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
     closers.push(() => emulator.close());
     const { url } = await emulator.listen(0);
     const calls: SentCall[] = [];
+    // The metrics the composition root records into: their cost is part of the deploy path.
+    const observers = createObservers(createMetrics({ version: 'bench' }));
     const client = new DigitalOceanClient({
       baseUrl: url,
       token: () => token,
@@ -132,19 +139,27 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
       }),
       fetch: recordingFetch(calls),
       logger,
+      observer: observers.digitalocean,
     });
     const keygen = createKeygenPool();
     closers.push(async () => keygen.close());
     const cache = { hits: 0, misses: 0 };
     const keyCache = new TieredKeyCache(new MemoryKeyCache(), null, {
-      hit: () => void cache.hits++,
-      miss: () => void cache.misses++,
+      hit: (layer) => {
+        cache.hits++;
+        observers.cache.hit(layer);
+      },
+      miss: () => {
+        cache.misses++;
+        observers.cache.miss();
+      },
     });
     const bus = await startKeyChangeBus({ engine: database.engine, cache: keyCache, shared: null });
     closers.push(() => bus.close());
     const secrets = new EncryptedSecretStore(
       new DbSecretStore(),
       createKeyring([generateMasterKey('bench')]),
+      observers.vault,
     );
     const sshKeys = new SshKeyService({
       authz,
@@ -170,6 +185,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
       cache: keyCache,
       fallbackKeys: [],
       logger,
+      observer: observers.deployKeys,
     });
     const settings: DropletSettings = {
       region: 'nyc3',
@@ -184,6 +200,11 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
       authz,
       emulator,
       client,
+      async bareGet(path) {
+        const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        await response.arrayBuffer();
+        return response.status;
+      },
       calls,
       sshKeys,
       deploymentKeys,
@@ -223,6 +244,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
           follower,
           settings,
           logger,
+          observer: observers.deploys,
         });
         const service = new ToolEnvironmentService({
           authz: pathAuthz,
@@ -267,7 +289,7 @@ export function callBreakdown(calls: SentCall[]): Record<string, number> {
   for (const call of calls) {
     const shape = call.path
       .replace(/\/v2\/account\/keys\/[^/]+/, '/v2/account/keys/{id}')
-      .replace(/\d+/g, '{id}');
+      .replace(/\/\d+(?=\/|$)/g, '/{id}');
     const kind = call.tag?.startsWith('berth-poll:') ? ' (polling)' : call.tag ? ' (deploy-tag lookup)' : '';
     const name = `${call.method} ${shape}${kind}`;
     out[name] = (out[name] ?? 0) + 1;
