@@ -5,6 +5,7 @@
  * rate budget allows for a number of calls, and a throwaway database.
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -136,4 +137,20 @@ export function yieldBetweenStatements(pglite: PGlite): void {
       }),
     ),
   });
+}
+
+/**
+ * monitorEventLoopDelay records the time between the turns of its own timer, which
+ * includes the timer's interval: an idle loop reads about RESOLUTION_MS. The delay is
+ * what exceeds it.
+ */
+export const RESOLUTION_MS = 10;
+
+/** p99 event-loop delay (ms) while `during` runs: the machine's noise floor when idle. */
+export async function eventLoopDelayP99(during: () => Promise<unknown>): Promise<number> {
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  await during();
+  histogram.disable();
+  return histogram.percentile(99) / 1e6 - RESOLUTION_MS;
 }
