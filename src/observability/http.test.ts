@@ -135,6 +135,30 @@ describe('the logger', () => {
     expect(lines[0]).toMatchObject({ keyId: 'not a secret', token: '[redacted]' });
   });
 
+  it('redacts nested secrets without touching the object that was logged', async () => {
+    const { lines, logger } = memoryLogger();
+    const logged = {
+      request: { headers: { Authorization: 'Bearer abc', accept: 'json' } },
+      keys: [{ password: 'p' }],
+    };
+    logger.info(logged, 'nested');
+    await flush();
+    expect(lines[0]).toMatchObject({
+      request: { headers: { Authorization: '[redacted]', accept: 'json' } },
+      keys: [{ password: '[redacted]' }],
+    });
+    expect(logged.request.headers.Authorization).toBe('Bearer abc');
+  });
+
+  it('redacts inside a request scope too', async () => {
+    const { lines, logger: base } = memoryLogger();
+    const context = new RequestContext();
+    const logger = withRequestIds(base, context);
+    await context.run('r1', async () => logger.info({ token: 'do-token' }, 'scoped'));
+    await flush();
+    expect(lines[0]).toMatchObject({ requestId: 'r1', token: '[redacted]' });
+  });
+
   it('keeps a request id the caller logged explicitly', async () => {
     const { lines, logger: base } = memoryLogger();
     const context = new RequestContext();

@@ -8,7 +8,7 @@
  * it into unrelated lines for the rest of the process's life.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 interface Scope {
   readonly requestId: string;
@@ -35,18 +35,27 @@ export class RequestContext {
   }
 }
 
+type LogFormatter = (object: Record<string, unknown>) => Record<string, unknown>;
+
 /**
  * A logger that writes what `logger` writes, plus the current request's id on every line
- * written inside a request. A `requestId` the caller logs explicitly wins.
+ * written inside a request. A `requestId` the caller logs explicitly wins. A child's log
+ * formatter replaces its parent's in pino, so the parent's (berth's redaction) is called
+ * from this one.
  */
 export function withRequestIds(logger: Logger, context: RequestContext): Logger {
+  const formatters = (logger as unknown as Record<symbol, { log?: LogFormatter } | undefined>)[
+    pino.symbols.formattersSym
+  ];
+  const parent = formatters?.log;
   return logger.child(
     {},
     {
       formatters: {
         log(object) {
           const requestId = context.requestId();
-          return requestId === undefined || 'requestId' in object ? object : { requestId, ...object };
+          const line = requestId === undefined || 'requestId' in object ? object : { requestId, ...object };
+          return parent ? parent(line as Record<string, unknown>) : line;
         },
       },
     },
