@@ -22,7 +22,7 @@ import { type FetchHandler, listen } from './http/server.ts';
 import { webUiRoutes } from './http/static.ts';
 import { onboardUserJob } from './jobs/onboard-user.ts';
 import { JobQueue } from './jobs/queue.ts';
-import { METRICS_PATH, metricsRoutes } from './observability/endpoint.ts';
+import { metricsExposure } from './observability/endpoint.ts';
 import { observeRequests } from './observability/http.ts';
 import { berthVersion, instrumentCore } from './observability/instrument.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -262,8 +262,11 @@ export async function startServer(
       );
     }
     // Metrics live on the internal listener; without it, on the public one behind a token.
-    const publicMetrics = !config.internal.secret && config.metrics.token !== undefined;
-    const registry = core.metrics.registry;
+    const metrics = metricsExposure({
+      registry: core.metrics.registry,
+      internalSecret: config.internal.secret,
+      metricsToken: config.metrics.token,
+    });
     const webUi = webUiRoutes({ root: fileURLToPath(new URL('../web/dist', import.meta.url)) });
     app = createHttpApp({
       logger,
@@ -283,7 +286,7 @@ export async function startServer(
       clientIp: clientIpResolver(config.http.trustedProxyHops),
       // The web UI built by `vite build` on install (see docs/decisions.md), served at `/`.
       extraRoutes: (routes) => {
-        if (publicMetrics) metricsRoutes({ registry, bearerTokens: [config.metrics.token ?? ''] })(routes);
+        metrics.public?.(routes);
         webUi(routes);
       },
     });
@@ -298,12 +301,8 @@ export async function startServer(
         environments,
         registration,
         observe: observeRequests({ logger, context: requests, observer: core.observers.http('internal') }),
-        extraRoutes: metricsRoutes({
-          registry,
-          bearerTokens: [config.metrics.token ?? '', config.internal.secret],
-          internalSecret: config.internal.secret,
-        }),
-        selfAuthenticatedPaths: [METRICS_PATH],
+        extraRoutes: metrics.internal,
+        selfAuthenticatedPaths: metrics.selfAuthenticatedPaths,
       });
       const internal = await listen(internalApp.fetch, {
         port: config.internal.port,
@@ -313,16 +312,13 @@ export async function startServer(
       internalUrl = internal.url;
     } else {
       logger.warn('the internal API is not started: BERTH_INTERNAL_API_SECRET is not set');
-      if (!publicMetrics) {
-        logger.warn('metrics are not served: set BERTH_INTERNAL_API_SECRET or BERTH_METRICS_TOKEN');
-      }
+      if (!metrics.public) logger.warn('metrics are not served: set BERTH_METRICS_TOKEN to serve them here');
     }
-    const metricsUrl = internalUrl ?? (publicMetrics ? publicListener.url : null);
     logger.info(
       {
         url: publicListener.url,
         internalUrl,
-        metrics: metricsUrl && `${metricsUrl.replace(/\/$/, '')}${METRICS_PATH}`,
+        metrics: metrics.url(publicListener.url, internalUrl),
         auth: auth.mode,
         database: core.database.engine.kind,
       },

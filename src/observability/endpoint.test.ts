@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import type { AppEnv } from '../http/types.ts';
-import { metricsRoutes } from './endpoint.ts';
+import { metricsExposure, metricsRoutes } from './endpoint.ts';
 import { createMetrics } from './metrics.ts';
 
 const TOKEN = 'metrics-token-0123456789-abcdefghijklmnop';
@@ -61,5 +61,32 @@ describe('GET /metrics', () => {
       headers: { authorization: 'Bearer ' },
     });
     expect(res.status).toBe(401);
+  });
+});
+
+describe('where metrics are served', () => {
+  const registry = createMetrics().registry;
+
+  it('on the internal listener when it runs, never on the public one', () => {
+    const where = metricsExposure({ registry, internalSecret: SECRET, metricsToken: TOKEN });
+    expect(where.internal).toBeDefined();
+    expect(where.public).toBeUndefined();
+    expect(where.url('http://pub:8080', 'http://int:8081/')).toBe('http://int:8081/metrics');
+  });
+
+  it('on the public listener behind the token when there is no internal listener', () => {
+    const where = metricsExposure({ registry, internalSecret: undefined, metricsToken: TOKEN });
+    expect(where.internal).toBeUndefined();
+    expect(where.public).toBeDefined();
+    expect(where.url('http://pub:8080', null)).toBe('http://pub:8080/metrics');
+  });
+
+  it('nowhere with neither', () => {
+    const where = metricsExposure({ registry, internalSecret: undefined, metricsToken: undefined });
+    expect([where.internal, where.public, where.url('http://pub:8080', null)]).toEqual([
+      undefined,
+      undefined,
+      null,
+    ]);
   });
 });

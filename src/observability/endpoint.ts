@@ -62,3 +62,33 @@ export function metricsRoutes(options: MetricsEndpointOptions): (app: Hono<AppEn
     });
   };
 }
+
+export interface MetricsExposure {
+  /** Routes for the internal listener, when it runs. */
+  internal: ((app: Hono<AppEnv>) => void) | undefined;
+  /** Routes for the public listener: only with no internal listener and a metrics token. */
+  public: ((app: Hono<AppEnv>) => void) | undefined;
+  /** What the internal listener lets through its secret check (the endpoint checks itself). */
+  selfAuthenticatedPaths: string[];
+  /** The scrape address, for the start-up line; null when metrics are not served. */
+  url(publicUrl: string, internalUrl: string | null): string | null;
+}
+
+/** Where berth serves its metrics, given its internal secret and BERTH_METRICS_TOKEN. */
+export function metricsExposure(options: {
+  registry: Registry;
+  internalSecret: string | undefined;
+  metricsToken: string | undefined;
+}): MetricsExposure {
+  const { registry, internalSecret, metricsToken } = options;
+  const onPublic = !internalSecret && metricsToken !== undefined;
+  const at = (base: string) => `${base.replace(/\/$/, '')}${METRICS_PATH}`;
+  return {
+    internal: internalSecret
+      ? metricsRoutes({ registry, bearerTokens: [metricsToken ?? '', internalSecret], internalSecret })
+      : undefined,
+    public: onPublic ? metricsRoutes({ registry, bearerTokens: [metricsToken] }) : undefined,
+    selfAuthenticatedPaths: [METRICS_PATH],
+    url: (publicUrl, internalUrl) => (internalUrl ? at(internalUrl) : onPublic ? at(publicUrl) : null),
+  };
+}
