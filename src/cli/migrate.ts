@@ -10,7 +10,9 @@ export function migrateCommand(loadConfig: () => Config): Command {
     .action(async () => {
       const config = loadConfig();
       const database = await openDatabase(
-        config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir },
+        config.databaseUrl
+          ? { kind: 'postgres', url: config.databaseUrl }
+          : { kind: 'pglite', dataDir: config.dataDir },
       );
       try {
         await runMigrations(database.engine);
