@@ -116,29 +116,6 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * HTTP requests wait until the whole queue has run. Waiting one macrotask turn before
  * each statement lets the event loop in between statements.
  */
-export function yieldBetweenStatements(pglite: PGlite): void {
-  const query = pglite.query.bind(pglite);
-  const exec = pglite.exec.bind(pglite);
-  const transaction = pglite.transaction.bind(pglite);
-  const yielding =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      await nextTurn();
-      return fn(...args);
-    };
-  Object.assign(pglite, {
-    query: yielding(query),
-    exec: yielding(exec),
-    transaction: yielding(<T>(callback: (tx: Transaction) => Promise<T>) =>
-      transaction((tx) => {
-        const wrapped: Transaction = Object.create(tx);
-        Object.assign(wrapped, { query: yielding(tx.query.bind(tx)), exec: yielding(tx.exec.bind(tx)) });
-        return callback(wrapped);
-      }),
-    ),
-  });
-}
-
 /**
  * monitorEventLoopDelay records the time between the turns of its own timer, which
  * includes the timer's interval: an idle loop reads about RESOLUTION_MS. The delay is

@@ -19,8 +19,7 @@
  *
  * Standalone: node --import tsx bench/onboarding.ts [--users 1000] [--scale 5] [--shared-budget]
  *   [--concurrency N] [--database-url postgres://…/postgres] (an admin URL: a scratch
- *   database is made and dropped) [--yield-pglite] (the engine change proposed in
- *   onboarding-support.ts, for comparison)
+ *   database is made and dropped)
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -55,7 +54,6 @@ import {
   RESOLUTION_MS,
   recordingFetch,
   scaledClock,
-  yieldBetweenStatements,
 } from './onboarding-support.ts';
 import { type BenchRow, formatTable } from './table.ts';
 
@@ -69,8 +67,6 @@ export interface OnboardingBenchOptions {
   concurrency?: number;
   /** Longest the run may take, in real ms. Default 15 minutes. */
   timeoutMs?: number;
-  /** PGlite only: apply the proposed engine change (see yieldBetweenStatements). */
-  yieldingPglite?: boolean;
   /**
    * Use berth's production budget, shared through the database (PgRateBudget). Its
    * windows run on the database's clock, so this needs `timeScale` 1: a real-time run.
@@ -88,10 +84,7 @@ export async function benchOnboarding(options: OnboardingBenchOptions = {}): Pro
   const clock = scaledClock(scale);
   const logger = createLogger({ level: 'warn' });
   const database = await openBenchDatabase(options.databaseUrl);
-  if (options.yieldingPglite && database.engine.kind === 'pglite')
-    yieldBetweenStatements(database.engine.pglite);
-  const yielding = options.yieldingPglite && database.engine.kind === 'pglite' ? ', yielding' : '';
-  const engine = `${database.engine.kind}${yielding}${options.sharedBudget ? ', shared budget' : ''}`;
+  const engine = `${database.engine.kind}${options.sharedBudget ? ', shared budget' : ''}`;
   const token = randomBytes(16).toString('hex');
   const emulator = createEmulator({ token, clock: clock.now, ssh: { enabled: false } });
   const listening = await emulator.listen(0);
@@ -289,7 +282,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     ...(scale ? { timeScale: Number(scale) } : {}),
     ...(concurrency ? { concurrency: Number(concurrency) } : {}),
     ...(arg('database-url') ? { databaseUrl: arg('database-url') } : {}),
-    yieldingPglite: process.argv.includes('--yield-pglite'),
     sharedBudget: process.argv.includes('--shared-budget'),
     ...(arg('dump-calls') ? { dumpCallsTo: arg('dump-calls') } : {}),
   });

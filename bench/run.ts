@@ -6,6 +6,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { benchDeployOverhead } from './deploy.ts';
 import { benchKeygen } from './keygen.ts';
+import { benchOnboarding } from './onboarding.ts';
 import { benchPolling } from './polling.ts';
 import { type BenchRow, formatTable } from './table.ts';
 
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   keygen: () => benchKeygen(),
   deploy: () => benchDeployOverhead(),
   polling: () => benchPolling(),
+  onboarding: () => benchOnboarding(),
 };
 
 // Other processes skew every figure; the load average before and after says whether they ran.

@@ -12,6 +12,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { acquireDirectoryLock, type DirectoryLock } from './lock.ts';
+import { yieldBetweenStatements } from './pglite-yield.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -60,6 +61,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   try {
     const pglite = options.dataDir ? new PGlite(`${options.dataDir}/pgdata`) : new PGlite();
     await pglite.waitReady;
+    yieldBetweenStatements(pglite);
     const db = drizzlePglite(pglite, { schema }) as unknown as Db;
     return {
       db,

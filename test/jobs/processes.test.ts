@@ -60,9 +60,10 @@ describe.each(testEngines())('several job queues on one %s database', (engine: E
     const duplicates = [...runs.values()].filter((who) => who.length !== 1);
     const byA = [...runs.values()].filter((who) => who[0] === 'a').length;
     console.log(`[${engine}] ${total} jobs: ${byA} ran on queue a, ${total - byA} on queue b`);
+    // Which queue wins each job depends on timing (one may take them all on a loaded
+    // machine), so only the exactly-once property is asserted.
     expect(duplicates).toEqual([]);
-    expect(byA).toBeGreaterThan(0);
-    expect(byA).toBeLessThan(total);
+    expect(runs.size).toBe(total);
   });
 
   if (engine === 'postgres') {
