@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PGlite, Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../src/db/engine.ts';
 import { type Clock, computeWait, type RateLimits, windowsFor } from '../src/digitalocean/client/index.ts';
@@ -106,7 +105,7 @@ export async function openBenchDatabase(adminUrl: string | undefined): Promise<D
   };
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const _nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The engine change this benchmark argues for, applied to one PGlite instance (berth's
