@@ -4,6 +4,7 @@
  * the table says whether each target was met. `--only name` runs one.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
+import { benchApi } from './api.ts';
 import { benchDeployOverhead } from './deploy.ts';
 import { benchKeygen } from './keygen.ts';
 import { benchOnboarding } from './onboarding.ts';
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   deploy: () => benchDeployOverhead(),
   polling: () => benchPolling(),
   onboarding: () => benchOnboarding(),
+  api: () => benchApi(),
 };
 
 // Other processes skew every figure; the load average before and after says whether they ran.
