@@ -7,6 +7,7 @@
  * because the keys come only from configuration. The embedded sign-in signs its tokens
  * here too, with the claims Supabase Auth puts in its own.
  */
+import { createSecretKey } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from 'jose';
 import { UnavailableError } from '../domain/errors.ts';
 import { AuthenticationError } from './errors.ts';
@@ -49,7 +50,8 @@ export interface TokenVerifierOptions {
 const KEY_SOURCE_FAILURES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const secretKey = options.secret ? new TextEncoder().encode(options.secret) : null;
+  // A KeyObject, built once: given raw bytes, jose imports the key again on every verify.
+  const secretKey = options.secret ? createSecretKey(Buffer.from(options.secret)) : null;
   const jwks = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl), {
         timeoutDuration: options.jwksTimeoutMs ?? 5_000,
@@ -133,7 +135,7 @@ export function createTokenSigner(options: {
   ttlSeconds: number;
   now?: () => number;
 }): TokenSigner {
-  const key = new TextEncoder().encode(options.secret);
+  const key = createSecretKey(Buffer.from(options.secret));
   const now = options.now ?? Date.now;
   return {
     issuer: options.issuer,
