@@ -170,7 +170,10 @@ describe.runIf(serverUrl)('berth processes sharing one PostgreSQL', { timeout: 1
         ),
       ),
     );
-    await new Promise((r) => setTimeout(r, 120));
+    // Kill once the first deploy has been answered (so at least one is recorded), while
+    // the others are at their various steps.
+    await Promise.race(deploys);
+    await new Promise((r) => setTimeout(r, 40));
     await victim.kill();
     await Promise.allSettled(deploys);
     await new Promise((r) => setTimeout(r, 1100)); // past the reconcile lease
