@@ -22,6 +22,7 @@ import { type FetchHandler, listen } from './http/server.ts';
 import { webUiRoutes } from './http/static.ts';
 import { onboardUserJob } from './jobs/onboard-user.ts';
 import { JobQueue } from './jobs/queue.ts';
+import { RECONCILE_ENVIRONMENTS_JOB, reconcileEnvironmentsJob } from './jobs/reconcile-environments.ts';
 import { metricsExposure } from './observability/endpoint.ts';
 import { observeRequests } from './observability/http.ts';
 import { berthVersion, instrumentCore } from './observability/instrument.ts';
@@ -32,11 +33,7 @@ import { RequestContext, withRequestIds } from './observability/request-context.
 import { AgentService } from './services/agent-service.ts';
 import type { EnvironmentService, OnboardingService } from './services/contracts.ts';
 import { DeploymentKeyService } from './services/deployment-keys.ts';
-import {
-  createEnvironmentModule,
-  type EnvironmentModule,
-  startPeriodicReconcile,
-} from './services/environments/index.ts';
+import { createEnvironmentModule, type EnvironmentModule } from './services/environments/index.ts';
 import { MemoryKeyCache, RedisKeyCache, TieredKeyCache } from './services/key-cache.ts';
 import { startKeyChangeBus } from './services/key-invalidation.ts';
 import { KeyRegistrar } from './services/key-registration.ts';
@@ -168,6 +165,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       observer: observers.deploys,
     });
     closers.push(() => environments.close());
+    jobs.define(reconcileEnvironmentsJob(environments.reconciler, config.reconcileIntervalMs));
     const stopInstrumenting = instrumentCore(
       metrics,
       {
@@ -324,12 +322,9 @@ export async function startServer(
       },
       'berth is serving',
     );
-    const reconcile = startPeriodicReconcile(
-      core.environments.reconciler,
-      config.reconcileIntervalMs,
-      logger,
-    );
-    stops.push(() => reconcile.stop());
+    // The reconciler runs on the queue's schedule; this run at start takes up whatever
+    // a crash left behind without waiting for the next slot.
+    await core.jobs.send(RECONCILE_ENVIRONMENTS_JOB, {});
     return { url: publicListener.url, internalUrl, stop };
   } catch (error) {
     await stop();

@@ -73,34 +73,3 @@ export function createEnvironmentModule(deps: {
     },
   };
 }
-
-/**
- * Runs the reconciler at start and then every `intervalMs`, never two runs at once in
- * this process. A failed run is logged and retried at the next tick: the reconciler is
- * itself the recovery path, so it must not stop on its own error.
- */
-export function startPeriodicReconcile(
-  reconciler: Pick<Reconciler, 'reconcile'>,
-  intervalMs: number,
-  logger: Logger,
-): { stop(): Promise<void> } {
-  let running: Promise<unknown> | null = null;
-  const tick = () => {
-    if (running) return;
-    running = reconciler
-      .reconcile()
-      .catch((error) => logger.error({ err: error }, 'reconcile failed; retrying at the next interval'))
-      .finally(() => {
-        running = null;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
-}
