@@ -1,34 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../domain/errors.ts';
-import { DigitalOceanClient, tokenFromEnv } from './client.ts';
-import { InMemoryRateBudget } from './rate-budget.ts';
-import { fakeDroplet, type Stub, type StubCall, startStub } from './testing.ts';
+import { tokenFromEnv } from './client.ts';
+import { clientFor, fakeDroplet, type Stub, type StubCall, startStub } from './testing.ts';
 
 let stub: Stub | undefined;
 afterEach(async () => {
   await stub?.close();
   stub = undefined;
 });
-
-// Generous per-attempt timeouts keep exact call counts honest on a loaded machine; only
-// the test of a server that never answers uses a short one.
-function clientFor(url: string, createAttempts = 3, timeoutMs = 2000): DigitalOceanClient {
-  return new DigitalOceanClient({
-    baseUrl: url,
-    token: () => 'test-token',
-    rateBudget: new InMemoryRateBudget({ serverDelayFloorMs: 10, serverDelayCeilingMs: 100 }),
-    timeoutMs,
-    retry: {
-      maxRetries: 2,
-      baseDelayMs: 5,
-      maxDelayMs: 20,
-      serverDelayFloorMs: 10,
-      serverDelayCeilingMs: 100,
-    },
-    random: () => 0.5,
-    createAttempts,
-  });
-}
 
 const FP = '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa';
 const PUB = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq berth';

@@ -1,36 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../domain/errors.ts';
 import { DigitalOceanRateLimitedError, DigitalOceanUnavailableError } from '../errors.ts';
-import { DigitalOceanClient, type DropletCreateRequest } from './client.ts';
+import type { DropletCreateRequest } from './client.ts';
 import { deployTagFor } from './deploy-tag.ts';
-import { InMemoryRateBudget } from './rate-budget.ts';
-import { fakeDroplet, type Stub, type StubReply, startStub } from './testing.ts';
+import { clientFor, fakeDroplet, type Stub, type StubReply, startStub } from './testing.ts';
 
 let stub: Stub | undefined;
 afterEach(async () => {
   await stub?.close();
   stub = undefined;
 });
-
-// Generous per-attempt timeouts keep exact call counts honest on a loaded machine; only
-// the test of a server that never answers uses a short one.
-function clientFor(url: string, createAttempts = 3, timeoutMs = 2000): DigitalOceanClient {
-  return new DigitalOceanClient({
-    baseUrl: url,
-    token: () => 'test-token',
-    rateBudget: new InMemoryRateBudget({ serverDelayFloorMs: 10, serverDelayCeilingMs: 100 }),
-    timeoutMs,
-    retry: {
-      maxRetries: 2,
-      baseDelayMs: 5,
-      maxDelayMs: 20,
-      serverDelayFloorMs: 10,
-      serverDelayCeilingMs: 100,
-    },
-    random: () => 0.5,
-    createAttempts,
-  });
-}
 
 type PostBehaviour =
   | 'ok'

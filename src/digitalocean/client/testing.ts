@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from './rate-budget.ts';
+import { DigitalOceanClient } from './client.ts';
+import { type Clock, InMemoryRateBudget } from './rate-budget.ts';
 
 export interface StubCall {
   method: string;
@@ -132,4 +133,27 @@ export function fakeDroplet(id: number, tags: string[], name = `droplet-${id}`):
     region: {},
     tags,
   };
+}
+
+/**
+ * A client for stub-server tests: fast, fixed backoff (no jitter) and generous
+ * per-attempt timeouts, which keep exact call counts honest on a loaded machine; only
+ * the test of a server that never answers passes a short one.
+ */
+export function clientFor(url: string, createAttempts = 3, timeoutMs = 2000): DigitalOceanClient {
+  return new DigitalOceanClient({
+    baseUrl: url,
+    token: () => 'test-token',
+    rateBudget: new InMemoryRateBudget({ serverDelayFloorMs: 10, serverDelayCeilingMs: 100 }),
+    timeoutMs,
+    retry: {
+      maxRetries: 2,
+      baseDelayMs: 5,
+      maxDelayMs: 20,
+      serverDelayFloorMs: 10,
+      serverDelayCeilingMs: 100,
+    },
+    random: () => 0.5,
+    createAttempts,
+  });
 }
