@@ -200,6 +200,11 @@ async function measure(
   detail['DigitalOcean round trip through the client p50/p99'] = `${rtt50.toFixed(3)}/${rtt99.toFixed(3)} ms`;
   detail['bare HTTP round trip (no client, no budget) p50/p99'] =
     `${percentile(bareRtt, 50).toFixed(3)}/${percentile(bareRtt, 99).toFixed(3)} ms`;
+  // The resolution of a p99 difference on this machine: the same difference taken between
+  // two halves of the static deploys, which differ in nothing but noise.
+  const half = (r: number) => warmStatic.filter((_, i) => i % 2 === r);
+  detail['A/A: static deploys, even vs odd pairs, added p99 difference'] =
+    `${(p(half(0), 'added', 99) - p(half(1), 'added', 99)).toFixed(3)} ms`;
   detail['key-cache misses in the warm phase'] = String(warmMisses);
   detail['deploys whose start-create ran twice (keys changed)'] = String(
     [...warmKey, ...coldKey].filter((x) => x.starts > 1).length,
