@@ -17,7 +17,7 @@ export type Priority = 'deploy' | 'background';
 export interface SshKeyRegistry {
   ensureSshKey(
     key: { name: string; publicKey: string; fingerprintMd5: string },
-    options?: { priority?: Priority },
+    options?: { priority?: Priority; createFirst?: boolean },
   ): Promise<{ id: number; fingerprint: string }>;
 }
 
@@ -78,7 +78,10 @@ export class KeyRegistrar {
           publicKey: key.publicKey,
           fingerprintMd5: key.fingerprintMd5,
         },
-        { priority },
+        // A key berth generated is fresh randomness: it cannot be on the account unless
+        // berth put it there, and then the create's "already in use" leads to the lookup.
+        // An imported key may be there already (its owner's own), so it is looked up first.
+        { priority, createFirst: key.source === 'generated' },
       );
     } catch (error) {
       await audit('failure', null, error instanceof BerthError ? error.code : 'internal').catch(() => {});

@@ -178,6 +178,7 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
     const userId = await s.t.createUser();
     const agentId = await bare.createAgent(userId);
     s.emulator.admin.setErrorRate('sshKeys_get', 500, 1);
+    s.emulator.admin.setErrorRate('sshKeys_create', 500, 1);
     try {
       await bare.environments.service.ensureToolEnvironmentReady(agentId, userId);
       await bare.environments.service.settled();

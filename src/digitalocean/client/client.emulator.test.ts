@@ -118,6 +118,20 @@ describe('DigitalOceanClient against the emulator', () => {
     }
   });
 
+  it('registers a new key with one create, and finds it by fingerprint when it is already there', async () => {
+    const client = clientFor();
+    const key = newPublicKey();
+    const before = emulator.admin.counters();
+    const first = await client.ensureSshKey({ name: 'fresh', ...key }, { createFirst: true });
+    const again = await client.ensureSshKey({ name: 'fresh', ...key }, { createFirst: true });
+    expect(again.id).toBe(first.id);
+    const after = emulator.admin.counters();
+    const delta = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
+    // One create for the new key; the second call's create is "already in use" and leads to one lookup.
+    expect(delta('sshKeys_create')).toBe(2);
+    expect(delta('sshKeys_get')).toBe(1);
+  });
+
   it('registers a key, deploys a droplet with it, acts on it and cleans up, all within the spec', async () => {
     const client = clientFor();
     const key = newPublicKey();

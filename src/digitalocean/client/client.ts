@@ -183,12 +183,16 @@ export class DigitalOceanClient {
   }
 
   /** Makes sure the key is on the account and returns it; see ensure-ssh-key.ts. */
-  ensureSshKey(key: SshKeyToEnsure, options?: CallOptions): Promise<SshKey> {
-    return ensureSshKeyOn(key, {
-      getByFingerprint: (fingerprint) => this.getSshKey(fingerprint, options),
-      create: (k) => this.createSshKey(k, options),
-      logger: this.logger,
-    });
+  ensureSshKey(key: SshKeyToEnsure, options?: CallOptions & { createFirst?: boolean }): Promise<SshKey> {
+    return ensureSshKeyOn(
+      key,
+      {
+        getByFingerprint: (fingerprint) => this.getSshKey(fingerprint, options),
+        create: (k) => this.createSshKey(k, options),
+        logger: this.logger,
+      },
+      { createFirst: options?.createFirst ?? false },
+    );
   }
 
   // --- Droplets -------------------------------------------------------------------------
@@ -197,7 +201,10 @@ export class DigitalOceanClient {
    * Creates a droplet, or adopts the one an earlier attempt already created: see
    * droplet-create.ts. The request's tags must hold exactly one deploy tag.
    */
-  createDroplet(request: DropletCreateRequest, options: CallOptions = {}): Promise<CreateDropletResult> {
+  createDroplet(
+    request: DropletCreateRequest,
+    options: CallOptions & { freshTag?: boolean } = {},
+  ): Promise<CreateDropletResult> {
     return createDropletOnce(request, {
       post: (body) =>
         this.request(
@@ -210,6 +217,7 @@ export class DigitalOceanClient {
       retry: this.retryOptions,
       random: this.random,
       maxPosts: this.createAttempts,
+      freshTag: options.freshTag ?? false,
     });
   }
 

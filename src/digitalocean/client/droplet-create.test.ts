@@ -107,6 +107,19 @@ describe('createDroplet', () => {
     expect(api.posts()).toBe(1);
   });
 
+  it('sends only the POST for a deploy tag never used before, and still adopts after a lost answer', async () => {
+    const fresh = await dropletApi(['ok']);
+    stub = fresh.stub;
+    await clientFor(stub.url).createDroplet(request, { freshTag: true });
+    expect(stub.calls.map((c) => c.method)).toEqual(['POST']);
+    await stub.close();
+    const lost = await dropletApi(['accept-then-drop', 'ok']);
+    stub = lost.stub;
+    const result = await clientFor(stub.url).createDroplet(request, { freshTag: true });
+    expect(result.adopted).toBe(true);
+    expect(lost.droplets).toHaveLength(1);
+  });
+
   it.each(['accept-then-500', 'accept-then-drop', 'accept-then-hang'] as const)(
     'adopts the droplet when a create was accepted but answered %s, without posting again',
     async (behaviour) => {

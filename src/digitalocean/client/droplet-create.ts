@@ -41,6 +41,8 @@ export interface CreateDropletDeps {
   random: () => number;
   /** Most POSTs to send in total. */
   maxPosts: number;
+  /** The deploy tag has never been sent in a create, so the first lookup is skipped. */
+  freshTag?: boolean;
 }
 
 function isRetryable(error: unknown): error is DigitalOceanUnavailableError | DigitalOceanRateLimitedError {
@@ -78,8 +80,12 @@ export async function createDropletOnce(
   deps: CreateDropletDeps,
 ): Promise<CreateDropletResult> {
   const tag = requireDeployTag(request.tags);
-  const existing = await deps.listByTag(tag);
-  if (existing.length > 0) return adopt(existing, tag, deps.logger);
+  // A tag never sent before cannot be on a droplet yet: the lookup is only for a create
+  // that may have been tried already (a resumed deploy).
+  if (!deps.freshTag) {
+    const existing = await deps.listByTag(tag);
+    if (existing.length > 0) return adopt(existing, tag, deps.logger);
+  }
 
   // Whether some POST may have reached DigitalOcean without berth learning the outcome.
   let uncertain = false;

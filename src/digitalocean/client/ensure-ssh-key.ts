@@ -24,12 +24,21 @@ export interface EnsureSshKeyDeps {
   logger: ClientLogger;
 }
 
-export async function ensureSshKeyOn(key: SshKeyToEnsure, deps: EnsureSshKeyDeps): Promise<SshKey> {
+export async function ensureSshKeyOn(
+  key: SshKeyToEnsure,
+  deps: EnsureSshKeyDeps,
+  options: { createFirst?: boolean } = {},
+): Promise<SshKey> {
   const fingerprint = key.fingerprintMd5.toLowerCase();
-  try {
-    return await deps.getByFingerprint(fingerprint);
-  } catch (error) {
-    if (!(error instanceof DigitalOceanNotFoundError)) throw error;
+  // Lookup first, unless the caller knows the key is new (berth generated it from fresh
+  // randomness): then the create alone is one round trip, and "already in use" still
+  // falls back to the lookup.
+  if (!options.createFirst) {
+    try {
+      return await deps.getByFingerprint(fingerprint);
+    } catch (error) {
+      if (!(error instanceof DigitalOceanNotFoundError)) throw error;
+    }
   }
   let created: SshKey;
   try {

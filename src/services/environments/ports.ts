@@ -10,7 +10,7 @@ export type Priority = 'deploy' | 'background';
 export interface DropletApi {
   createDroplet(
     request: DropletCreateRequest,
-    options?: { priority?: Priority },
+    options?: { priority?: Priority; freshTag?: boolean },
   ): Promise<{ droplet: Droplet; adopted: boolean }>;
   listDropletsByTag(tag: string, options?: { priority?: Priority }): Promise<Droplet[]>;
   deleteDroplet(id: number, options?: { priority?: Priority }): Promise<boolean>;

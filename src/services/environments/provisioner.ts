@@ -102,7 +102,9 @@ export class Provisioner {
           tags: env.tags,
           user_data: buildCloudInit({ agentUser: 'agent', installDocker: settings.installDocker }),
         },
-        { priority: 'deploy' },
+        // The first create under this deploy tag needs no lookup before it; a resumed
+        // one (a second attempt on the same record) looks the tag up first.
+        { priority: 'deploy', freshTag: env.attempts === 1 },
       );
       dropletId = result.droplet.id;
     } catch (error) {
