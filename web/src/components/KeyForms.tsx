@@ -42,21 +42,7 @@ export function GenerateKeyForm({
       <p className="hint">
         berth generates the pair, keeps the private key encrypted and shows it to you once, right after this.
       </p>
-      <div className="field">
-        <label htmlFor={`${id}-name`}>Key name</label>
-        <input
-          id={`${id}-name`}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          required
-          maxLength={100}
-          autoComplete="off"
-          placeholder="laptop"
-          aria-invalid={nameError ? true : undefined}
-          aria-describedby={nameError ? `${id}-name-error` : undefined}
-        />
-        {nameError ? <ErrorText id={`${id}-name-error`}>{nameError}</ErrorText> : null}
-      </div>
+      <KeyNameField id={id} value={name} onChange={setName} error={nameError} placeholder="laptop" />
       <div className="field">
         <label htmlFor={`${id}-algorithm`}>Algorithm</label>
         <select
@@ -117,21 +103,7 @@ export function ImportKeyForm({
         Paste one line from a <code>.pub</code> file, e.g. <code>~/.ssh/id_ed25519.pub</code>. Never paste a
         private key.
       </p>
-      <div className="field">
-        <label htmlFor={`${id}-name`}>Key name</label>
-        <input
-          id={`${id}-name`}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          required
-          maxLength={100}
-          autoComplete="off"
-          placeholder="work laptop"
-          aria-invalid={nameError ? true : undefined}
-          aria-describedby={nameError ? `${id}-name-error` : undefined}
-        />
-        {nameError ? <ErrorText id={`${id}-name-error`}>{nameError}</ErrorText> : null}
-      </div>
+      <KeyNameField id={id} value={name} onChange={setName} error={nameError} placeholder="work laptop" />
       <div className="field">
         <label htmlFor={`${id}-key`}>Public key</label>
         <textarea
@@ -158,5 +130,33 @@ export function ImportKeyForm({
         </button>
       </div>
     </form>
+  );
+}
+
+/** The key name input both forms share, with the API's message for it beside it. */
+function KeyNameField(props: {
+  id: string;
+  value: string;
+  onChange: (value: string) => void;
+  error: string | null | undefined;
+  placeholder: string;
+}) {
+  const { id, error } = props;
+  return (
+    <div className="field">
+      <label htmlFor={`${id}-name`}>Key name</label>
+      <input
+        id={`${id}-name`}
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+        required
+        maxLength={100}
+        autoComplete="off"
+        placeholder={props.placeholder}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-name-error` : undefined}
+      />
+      {error ? <ErrorText id={`${id}-name-error`}>{error}</ErrorText> : null}
+    </div>
   );
 }
