@@ -2,7 +2,8 @@
  * The DigitalOcean rate budget shared by every berth process on one database. Each
  * request is a row in `do_api_calls` (per token hash, never the token), and "may I send
  * now?" is a count over the last minute and hour under a per-token advisory lock, so two
- * processes can never both take the last slot. Within a process, waiting deploy calls are
+ * processes can never both take the last slot; one SQL function (migration 0005) asks
+ * and records, so a call costs one statement. Within a process, waiting deploy calls are
  * served before waiting background calls; across processes, background calls leave a
  * reserve of each minute to deploy calls. The clock is the database's, so processes on
  * different machines agree on the window.
@@ -10,7 +11,6 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Authz } from '../db/authz.ts';
-import type { Tx } from '../db/engine.ts';
 import { type RateObservation, serverDelay } from './client/backoff.ts';
 import type { Clock, Priority, RateBudget, RateLimits } from './client/index.ts';
 import { DIGITALOCEAN_LIMITS, systemClock, windowsFor } from './client/index.ts';
@@ -79,43 +79,30 @@ export class PgRateBudget implements RateBudget {
     });
   }
 
-  /** Takes a slot and returns 0, or returns how long until one may be free. */
+  /**
+   * Takes a slot and returns 0, or returns how long until one may be free. One statement,
+   * `berth_take_do_call` (migration 0005): under the token's advisory lock it counts the
+   * long and the short window in one scan, finds the request that keeps a full window
+   * full, and records the request when both have room.
+   */
   private tryTake(priority: Priority): Promise<number> {
+    const [long, short] = [...windowsFor(priority, this.limits)].sort((a, b) => b.windowMs - a.windowMs);
+    if (!long || !short) throw new TypeError('the rate budget expects a long and a short window');
+    // A window that admits nothing has no request that will leave it: ask again later.
+    if (long.max <= 0 || short.max <= 0) return Promise.resolve(this.maxSleepMs);
+    // Rows past the long window are never counted again; drop them now and then.
+    const prune = Math.random() < 0.01;
     return this.options.authz.asService('rate budget: take a slot', async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(${this.lockKey})`);
-      let wait = 0;
-      for (const { windowMs, max } of windowsFor(priority, this.limits)) {
-        wait = Math.max(wait, await this.windowWait(tx, windowMs, max));
-      }
-      if (wait > 0) return wait;
-      await tx.execute(
-        sql`insert into do_api_calls (token_id, priority, at) values (${this.tokenId}, ${priority}, clock_timestamp())`,
+      const [row] = rowsOf<{ granted: boolean; wait_ms: number | null }>(
+        await tx.execute(sql`select granted, wait_ms from public.berth_take_do_call(${this.tokenId}::text,
+          ${priority}::text, ${this.lockKey}::bigint, ${long.windowMs}::int, ${asInt(long.max)}::int,
+          ${short.windowMs}::int, ${asInt(short.max)}::int, ${prune}::boolean)`),
       );
-      // Rows past the hour are never counted again; drop them now and then.
-      if (Math.random() < 0.01) {
-        await tx.execute(
-          sql`delete from do_api_calls where token_id = ${this.tokenId} and at < clock_timestamp() - interval '1 hour'`,
-        );
-      }
-      return 0;
+      if (!row) throw new Error('berth_take_do_call answered no row');
+      return row.granted ? 0 : Math.max(1, Math.ceil(row.wait_ms ?? 1));
     });
   }
-
-  /** 0 when the window has room; else ms until its blocking request leaves the window. */
-  private async windowWait(tx: Tx, windowMs: number, max: number): Promise<number> {
-    if (max <= 0) return this.maxSleepMs;
-    const interval = `${windowMs} milliseconds`;
-    const [count] = rowsOf<{ n: number }>(
-      await tx.execute(sql`select count(*)::int as n from do_api_calls
-        where token_id = ${this.tokenId} and at > clock_timestamp() - ${interval}::interval`),
-    );
-    const n = count?.n ?? 0;
-    if (n < max) return 0;
-    const [blocker] = rowsOf<{ ms: number }>(
-      await tx.execute(sql`select greatest(0, extract(epoch from (at + ${interval}::interval - clock_timestamp())) * 1000)::float8 as ms
-        from do_api_calls where token_id = ${this.tokenId} and at > clock_timestamp() - ${interval}::interval
-        order by at offset ${n - max} limit 1`),
-    );
-    return Math.max(1, Math.ceil(blocker?.ms ?? 1));
-  }
 }
+
+/** A limit as the function's integer: anything past int4 is as good as no limit. */
+const asInt = (n: number) => Math.min(n, 2_147_483_647);
