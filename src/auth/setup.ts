@@ -16,6 +16,7 @@ import { createTokenSigner, createTokenVerifier, type TokenVerifier } from './jw
 import { loadJwtSecret, MIN_SECRET_LENGTH } from './jwt-secret.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { createUserProvisioner, type UserProvisioner } from './registration.ts';
+import { cacheVerifiedTokens } from './verified-tokens.ts';
 
 export interface AuthSettings {
   provider: 'embedded' | 'external';
@@ -67,11 +68,13 @@ export function createAuthModule(deps: {
     return {
       mode: 'external',
       issuer: settings.jwtIssuer,
-      verifier: createTokenVerifier({
-        secret: settings.jwtSecret,
-        jwksUrl: settings.jwksUrl,
-        issuer: settings.jwtIssuer,
-      }),
+      verifier: cacheVerifiedTokens(
+        createTokenVerifier({
+          secret: settings.jwtSecret,
+          jwksUrl: settings.jwksUrl,
+          issuer: settings.jwtIssuer,
+        }),
+      ),
       embedded: undefined,
       provisionUser: createUserProvisioner(deps.registration),
       createdSecretFile: null,
@@ -92,7 +95,7 @@ export function createAuthModule(deps: {
   return {
     mode: 'embedded',
     issuer,
-    verifier: createTokenVerifier({ secret, issuer }),
+    verifier: cacheVerifiedTokens(createTokenVerifier({ secret, issuer })),
     embedded: new EmbeddedAuthService({
       authz: deps.authz,
       registration: deps.registration,

@@ -1,0 +1,37 @@
+/**
+ * A bounded memory of tokens already verified. A client sends the same access token on
+ * every request until it expires; verifying its signature, header and claims each time
+ * is the largest part of an authenticated read's CPU. A token's verdict cannot change
+ * while it is unexpired (berth's checks depend only on the token and the configured
+ * keys), so the verdict is kept until the token's `exp`; after that the token goes
+ * through full verification again, which decides within the clock tolerance. Only
+ * successes are kept: a refused token costs a full check every time, so a flood of bad
+ * tokens cannot push good ones out.
+ */
+import { LRUCache } from 'lru-cache';
+import type { AuthUser, TokenVerifier } from './jwt.ts';
+
+export interface VerifiedTokenCacheOptions {
+  /** Most tokens remembered. Default 10,000. */
+  max?: number;
+  /** Milliseconds since the epoch; tests move it. */
+  now?: () => number;
+}
+
+export function cacheVerifiedTokens(
+  verifier: TokenVerifier,
+  options: VerifiedTokenCacheOptions = {},
+): TokenVerifier {
+  const now = options.now ?? Date.now;
+  const verified = new LRUCache<string, AuthUser>({ max: options.max ?? 10_000 });
+  return {
+    async verify(token) {
+      const known = verified.get(token);
+      if (known && now() < known.expiresAt * 1000) return known;
+      if (known) verified.delete(token);
+      const user = await verifier.verify(token);
+      if (now() < user.expiresAt * 1000) verified.set(token, user);
+      return user;
+    },
+  };
+}
