@@ -9,10 +9,10 @@
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Hono, MiddlewareHandler } from 'hono';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from '../observability/logger.ts';
 import type { EnvironmentService } from '../services/contracts.ts';
 import { type AuthDeps, requireUser } from './auth-middleware.ts';
+import { defaultHeaders } from './default-headers.ts';
 import { DOCS_CSP, DOCS_CSS, DOCS_HTML, DOCS_JS } from './docs-page.ts';
 import {
   type ClientIpResolver,
@@ -20,7 +20,6 @@ import {
   corsFor,
   DEFAULT_BODY_LIMIT_BYTES,
   limitBody,
-  noStore,
   requestIds,
   requireJsonBody,
 } from './middleware.ts';
@@ -59,13 +58,6 @@ export interface HttpAppDeps {
   observe?: MiddlewareHandler<AppEnv>;
 }
 
-const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
-
-const apiHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await next();
-  if (!c.res.headers.has('content-security-policy')) c.res.headers.set('content-security-policy', API_CSP);
-};
-
 export function createHttpApp(deps: HttpAppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const clientIp = deps.clientIp ?? clientIpResolver(0);
@@ -77,9 +69,9 @@ export function createHttpApp(deps: HttpAppDeps): OpenAPIHono<AppEnv> {
   app.notFound((c) => problemResponse(c, 'not-found', 'There is nothing at this address.'));
   app.use('*', requestIds());
   if (deps.observe) app.use('*', deps.observe);
-  app.use('*', secureHeaders({ crossOriginResourcePolicy: false, crossOriginEmbedderPolicy: false }));
+  app.use('*', defaultHeaders());
   for (const prefix of ['/api/*', '/auth/*']) {
-    app.use(prefix, cors, apiHeaders, noStore(), bodyLimit, requireJsonBody());
+    app.use(prefix, cors, bodyLimit, requireJsonBody());
   }
 
   app.openapi(

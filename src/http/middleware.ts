@@ -3,26 +3,44 @@
  * before anything parses the body), the JSON content-type check (415), CORS when an
  * operator allows origins, and the client address used by per-IP limits.
  */
+import { randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
+import { nodeResponse } from './default-headers.ts';
 import { problemResponse } from './problem.ts';
 import type { AppEnv } from './types.ts';
 
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
 
-/** `x-request-id` in and out: the caller's if it is a sane token, else a fresh UUID. */
-export const requestIds = (): MiddlewareHandler<AppEnv> =>
-  requestId({ headerName: 'x-request-id', limitLength: 128 });
+const SANE_REQUEST_ID = /^[\w\-=]{1,128}$/;
 
-export const limitBody = (maxBytes: number): MiddlewareHandler<AppEnv> =>
-  bodyLimit({
+/**
+ * `x-request-id` in and out: the caller's if it is a sane token, else a fresh UUID. Like
+ * the default headers, it goes straight onto the Node response when there is one.
+ */
+export const requestIds = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  const given = c.req.header('x-request-id');
+  const id = given && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+  c.set('requestId', id);
+  const outgoing = nodeResponse(c);
+  if (outgoing) outgoing.setHeader('x-request-id', id);
+  else c.header('x-request-id', id);
+  await next();
+};
+
+export const limitBody = (maxBytes: number): MiddlewareHandler<AppEnv> => {
+  const limit = bodyLimit({
     maxSize: maxBytes,
     onError: (c) =>
       problemResponse(c, 'payload-too-large', `The request body is larger than ${maxBytes} bytes.`),
   });
+  // A GET or HEAD request has no body to limit, and asking for it makes the Node adapter
+  // build a whole fetch Request (with its AbortController), which would cost every read
+  // more than its route does.
+  return (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next));
+};
 
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;
 
@@ -48,12 +66,6 @@ async function hasBody(request: Request): Promise<boolean> {
   // The body limit ran first, so what is read here is bounded.
   return (await request.clone().arrayBuffer()).byteLength > 0;
 }
-
-/** JSON answers about a user are theirs alone: no shared cache may keep them. */
-export const noStore = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  await next();
-  if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
-};
 
 /** CORS for the given origins; none configured means no CORS headers at all. */
 export function corsFor(origins: string[]): MiddlewareHandler<AppEnv> {

@@ -1,0 +1,63 @@
+/**
+ * The headers berth puts on its answers whatever the route: the security headers on every
+ * answer, and on the API's also a locking-down Content-Security-Policy and
+ * `Cache-Control: no-store` (answers about a user are theirs alone). A route may set its
+ * own value of any of them (the API docs page has its own CSP), and the route's wins.
+ *
+ * Served by Node, the headers are written to the Node response before the route runs:
+ * set through the fetch API's `Headers` after the route has answered, which is how
+ * Hono's middleware does it, they cost an authenticated read more CPU than its database
+ * work (each `set` validates and re-sorts a `Headers` object; measured in
+ * docs/performance.md). Without a Node response (tests calling `app.request`), they
+ * are set on the answer afterwards, with the same result.
+ */
+import type { ServerResponse } from 'node:http';
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from './types.ts';
+
+/** What hono/secure-headers sets by default, without the cross-origin embedder and resource policies. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'cross-origin-opener-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=15552000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+const API_HEADERS: Readonly<Record<string, string>> = {
+  ...SECURITY_HEADERS,
+  'content-security-policy': API_CSP,
+  'cache-control': 'no-store',
+};
+
+const API_PREFIXES = ['/api/', '/auth/'];
+
+/** The Node response under this request, when Node serves it. */
+export function nodeResponse(c: { env: unknown }): ServerResponse | null {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  return outgoing && typeof outgoing.setHeader === 'function' && !outgoing.headersSent ? outgoing : null;
+}
+
+export function defaultHeaders(): MiddlewareHandler<AppEnv> {
+  const api = Object.entries(API_HEADERS);
+  const other = Object.entries(SECURITY_HEADERS);
+  return async (c, next) => {
+    const path = c.req.path;
+    const headers = API_PREFIXES.some((prefix) => path.startsWith(prefix)) ? api : other;
+    const outgoing = nodeResponse(c);
+    if (outgoing) {
+      // Node merges these with the answer's own headers, the answer's taking precedence.
+      for (const [name, value] of headers) outgoing.setHeader(name, value);
+      return next();
+    }
+    await next();
+    for (const [name, value] of headers) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+  };
+}
