@@ -55,6 +55,7 @@ export class Probe {
   authz(inner: Authz): Authz {
     return {
       withUser: (userId, fn) => inner.withUser(userId, fn),
+      readAsUser: (userId, statement, map) => inner.readAsUser(userId, statement, map),
       // Only the statements inside the transaction are timed: BEGIN, the role switch and
       // COMMIT are the same three round trips for both kinds of deploy, and timing them
       // would only add their noise to both sides of the difference.

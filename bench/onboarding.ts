@@ -92,7 +92,7 @@ export async function benchOnboarding(options: OnboardingBenchOptions = {}): Pro
   let queue: JobQueue | null = null;
   try {
     await runMigrations(database.engine);
-    const authz = createAuthz(database.db);
+    const authz = createAuthz(database);
     const secrets = new EncryptedSecretStore(
       new DbSecretStore(),
       createKeyring([generateMasterKey('bench')]),

@@ -113,7 +113,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
     const database = await openBenchDatabase(options.databaseUrl ?? benchDatabaseUrl());
     closers.push(() => database.close());
     await runMigrations(database.engine);
-    const authz = createAuthz(database.db);
+    const authz = createAuthz(database);
     // Warnings go to stderr, beside the progress lines, so stdout carries only the table.
     const logger = createLogger({ level: 'warn', destination: pino.destination({ fd: 2, sync: true }) });
     const token = randomBytes(16).toString('hex');

@@ -92,7 +92,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
         'created a new master key file: back it up together with the database',
       );
     }
-    const authz = createAuthz(database.db);
+    const authz = createAuthz(database);
     await assertKeyringCoversVault(authz, keyring);
     const keygen = createKeygenPool();
     closers.push(async () => keygen.close());

@@ -33,7 +33,7 @@ async function withVault<T>(
       dataDir: config.dataDir,
       embedded: !config.databaseUrl,
     });
-    return await fn(createAuthz(database.db), keyring);
+    return await fn(createAuthz(database), keyring);
   } finally {
     await database.close();
   }

@@ -4,7 +4,7 @@
  * the database's policies do. Rows leave as `UserSshKey`, a shape with no secret id
  * and no private material, so nothing above can leak what it never received.
  */
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/engine.ts';
 import { userSshKeys } from '../db/schema.ts';
 
@@ -87,6 +87,42 @@ export function listKeys(tx: Executor, userId: string): Promise<UserSshKey[]> {
     .from(userSshKeys)
     .where(eq(userSshKeys.userId, userId))
     .orderBy(asc(userSshKeys.createdAt), asc(userSshKeys.id));
+}
+
+/**
+ * `listKeys` as one statement for `Authz.readAsUser`: the same columns under their
+ * field names, so `keyFromRow` reads them back without drizzle's row mapping.
+ */
+export function listKeysStatement(userId: string): SQL {
+  return sql`select ${publicSelect} from ${userSshKeys} where ${eq(userSshKeys.userId, userId)}
+    order by ${userSshKeys.createdAt} asc, ${userSshKeys.id} asc`;
+}
+
+const publicSelect = sql.join(
+  Object.entries(publicColumns).map(([field, column]) => sql`${column} as ${sql.identifier(field)}`),
+  sql`, `,
+);
+
+/** A row of a `publicSelect` statement as the engines return it, typed. */
+export function keyFromRow(row: Record<string, unknown>): UserSshKey {
+  const doId = row.digitaloceanKeyId;
+  return {
+    id: row.id as string,
+    userId: row.userId as string,
+    name: row.name as string,
+    algorithm: row.algorithm as string,
+    source: row.source as UserSshKey['source'],
+    isDefault: row.isDefault as boolean,
+    publicKey: row.publicKey as string,
+    fingerprintSha256: row.fingerprintSha256 as string,
+    fingerprintMd5: row.fingerprintMd5 as string,
+    // int8: node-postgres is set to give numbers (engine.ts); PGlite gives bigints.
+    digitaloceanKeyId: doId === null || doId === undefined ? null : Number(doId),
+    hasPrivateKey: row.hasPrivateKey as boolean,
+    privateKeyDownloaded: row.privateKeyDownloaded as boolean,
+    createdAt: new Date(row.createdAt as Date | string),
+    updatedAt: new Date(row.updatedAt as Date | string),
+  };
 }
 
 export async function getKey(tx: Executor, userId: string, keyId: string): Promise<UserSshKey | null> {

@@ -49,7 +49,7 @@ describe.each(testEngines())('the shared DigitalOcean rate budget on %s', (engin
     // Two budgets on separate connection pools stand for two berth processes.
     const other = t.url ? await openDatabase({ kind: 'postgres', url: t.url, poolSize: 2 }) : null;
     const a = new PgRateBudget({ authz: t.authz, token: 'token-1', limits });
-    const b = new PgRateBudget({ authz: other ? createAuthz(other.db) : t.authz, token: 'token-1', limits });
+    const b = new PgRateBudget({ authz: other ? createAuthz(other) : t.authz, token: 'token-1', limits });
     try {
       const granted = await Promise.all([a, b, a, b, a, b, a].map((budget) => takes(budget, 'deploy')));
       expect(granted.filter(Boolean)).toHaveLength(5);

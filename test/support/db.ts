@@ -69,7 +69,7 @@ export async function openTestDatabase(
     handle = await openDatabase({ kind: 'pglite', dataDir: null });
   }
   if (options.migrate !== false) await runMigrations(handle.engine);
-  const authz = createAuthz(handle.db);
+  const authz = createAuthz(handle);
   return {
     ...handle,
     name,

@@ -1,0 +1,100 @@
+/**
+ * `Authz.readAsUser`: one read statement sent with the user's claims as a single
+ * simple-protocol query. It must be exactly as strict as `withUser` (row-level security
+ * decides what it sees), must leave nothing behind on the connection it used, and must
+ * write values into the statement so that no value can change what the statement is.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuthz } from '../../src/db/authz.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/engine.ts';
+import { keyFromRow, listKeysStatement } from '../../src/store/ssh-keys.ts';
+import { openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+
+async function insertKey(t: TestDatabase, userId: string, name: string) {
+  const id = randomUUID();
+  await t.authz.asService('test: insert key', (tx) =>
+    tx.execute(sql`insert into user_ssh_keys (id, user_id, key_name, algorithm, source, public_key,
+      fingerprint_sha256, fingerprint_md5, digitalocean_key_id)
+      values (${id}, ${userId}, ${name}, 'ed25519', 'imported', 'ssh-ed25519 AAAA', ${`SHA256:${id}`}, ${id}, 4242)`),
+  );
+  return id;
+}
+
+describe.each(testEngines())('readAsUser on %s', (engine) => {
+  let t: TestDatabase;
+  // One connection, so that what a read leaves behind would be seen by the next query.
+  let single: DatabaseHandle;
+  let alice: string;
+  let bob: string;
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+    single = t.url ? await openDatabase({ kind: 'postgres', url: t.url, poolSize: 1 }) : t;
+    alice = await t.createUser();
+    bob = await t.createUser();
+    await insertKey(t, alice, 'first');
+    await insertKey(t, alice, 'second');
+  }, 60_000);
+
+  afterAll(async () => {
+    if (single !== t) await single.close();
+    await t?.close();
+  });
+
+  it('reads the user’s own rows, typed as the store reads them', async () => {
+    const keys = await t.authz.readAsUser(alice, listKeysStatement(alice), keyFromRow);
+    expect(keys.map((k) => k.name)).toEqual(['first', 'second']);
+    expect(keys[0]).toMatchObject({ userId: alice, digitaloceanKeyId: 4242, hasPrivateKey: false });
+    expect(keys[0]?.createdAt).toBeInstanceOf(Date);
+    expect(Number.isNaN(keys[0]?.createdAt.getTime())).toBe(false);
+  });
+
+  it('does not return another user’s key, even when the statement asks for it', async () => {
+    expect(await t.authz.readAsUser(bob, listKeysStatement(alice), keyFromRow)).toEqual([]);
+    const all = await t.authz.readAsUser(bob, sql`select id from user_ssh_keys`, (row) => row.id);
+    expect(all).toEqual([]);
+  });
+
+  it('runs as the authenticated role with the user’s claims', async () => {
+    const [who] = await t.authz.readAsUser(
+      alice,
+      sql`select current_user as role, auth.uid()::text as uid`,
+      (row) => row,
+    );
+    expect(who).toEqual({ role: 'authenticated', uid: alice });
+  });
+
+  it('leaves neither the role nor the claims on the connection it used', async () => {
+    const authz = createAuthz(single);
+    await authz.readAsUser(alice, sql`select 1`, (row) => row);
+    const after = (await single.db.execute(
+      sql`select current_user as role, current_setting('request.jwt.claims', true) as claims`,
+    )) as unknown as { rows: { role: string; claims: string | null }[] };
+    expect(after.rows[0]?.role).not.toBe('authenticated');
+    expect(after.rows[0]?.claims ?? '').toBe('');
+  });
+
+  it('leaves nothing behind when its statement fails either', async () => {
+    const authz = createAuthz(single);
+    await expect(authz.readAsUser(alice, sql`select 1/0`, (row) => row)).rejects.toThrow(/division by zero/);
+    const after = (await single.db.execute(sql`select current_user as role`)) as unknown as {
+      rows: { role: string }[];
+    };
+    expect(after.rows[0]?.role).not.toBe('authenticated');
+  });
+
+  it('writes quotes and backslashes into the statement as data', async () => {
+    for (const value of ["it's", 'back\\slash', "\\'; select 1; --", "E'\\\\'"]) {
+      const [echo] = await t.authz.readAsUser(alice, sql`select ${value}::text as v`, (row) => row.v);
+      expect(echo).toBe(value);
+    }
+  });
+
+  it('refuses a user id that is not a UUID before sending anything', async () => {
+    await expect(t.authz.readAsUser("x'; drop table agents; --", sql`select 1`, (r) => r)).rejects.toThrow(
+      TypeError,
+    );
+  });
+});
