@@ -4,8 +4,15 @@
  * treats "already in use" as "exists", so a key is on the account once however many
  * callers race (the onboarding job and a first deploy, on any process). Within one
  * process, concurrent registrations of the same key share one flight of calls.
+ *
+ * A registration is recorded (the key's DigitalOcean id and its audit row) in one
+ * transaction after DigitalOcean answered. A caller's own last step (onboarding's
+ * `ready`) can commit in that same transaction. A crash before it commits leaves the key
+ * on DigitalOcean with no id recorded, which the next registration finds ("already in
+ * use", then the lookup) and records.
  */
 import type { Authz } from '../db/authz.ts';
+import type { Tx } from '../db/engine.ts';
 import { BerthError } from '../domain/errors.ts';
 import { writeAudit } from '../store/audit.ts';
 import { setDigitalOceanKeyId, type UserSshKey } from '../store/ssh-keys.ts';
@@ -27,49 +34,81 @@ export interface RegisteredKey {
   fingerprintMd5: string;
 }
 
+/** Work that must follow every key's registration, run as berth's service. */
+export type AfterRegistration = (tx: Tx) => Promise<void>;
+
 export class KeyRegistrar {
   private readonly inFlight = new Map<string, Promise<number>>();
 
   constructor(private readonly deps: { authz: Authz; registry: SshKeyRegistry }) {}
 
-  /** Registers every key not yet on DigitalOcean and returns all of them with their ids. */
+  /**
+   * Registers every key not yet on DigitalOcean and returns all of them with their ids.
+   * `after` runs once every key is registered, in the transaction that records the
+   * registration when this call makes exactly one (a first deploy's: one transaction
+   * instead of two), else in a transaction of its own.
+   */
   async registerAll(
     userId: string,
     keys: UserSshKey[],
     priority: Priority,
     ctx: OperationContext = {},
+    after?: AfterRegistration,
   ): Promise<RegisteredKey[]> {
-    return Promise.all(
+    const pending = keys.filter((key) => key.digitaloceanKeyId === null);
+    // Only a flight this call starts can carry `after`; a joined one records without it.
+    const carried = after && pending.length === 1 && !this.inFlight.has(pending[0]!.id) ? after : undefined;
+    const registered = await Promise.all(
       keys.map(async (key) => ({
         keyId: key.id,
         fingerprintMd5: key.fingerprintMd5,
-        digitaloceanKeyId: key.digitaloceanKeyId ?? (await this.register(userId, key, priority, ctx)),
+        digitaloceanKeyId:
+          key.digitaloceanKeyId ?? (await this.register(userId, key, priority, ctx, carried)),
       })),
     );
+    if (after && !carried) await this.deps.authz.asService('after registering keys', after);
+    return registered;
   }
 
-  register(userId: string, key: UserSshKey, priority: Priority, ctx: OperationContext = {}): Promise<number> {
+  register(
+    userId: string,
+    key: UserSshKey,
+    priority: Priority,
+    ctx: OperationContext = {},
+    after?: AfterRegistration,
+  ): Promise<number> {
     const running = this.inFlight.get(key.id);
     if (running) return running;
-    const flight = this.registerOnce(userId, key, priority, ctx).finally(() => this.inFlight.delete(key.id));
+    const flight = this.registerOnce(userId, key, priority, ctx, after).finally(() =>
+      this.inFlight.delete(key.id),
+    );
     this.inFlight.set(key.id, flight);
     return flight;
   }
 
-  private async registerOnce(userId: string, key: UserSshKey, priority: Priority, ctx: OperationContext) {
-    const audit = (outcome: 'success' | 'failure', digitaloceanKeyId: number | null, errorCode?: string) =>
-      this.deps.authz.withUser(userId, (tx) =>
-        writeAudit(tx, {
-          userId,
-          actor: ctx.actor ?? `user:${userId}`,
-          operation: 'key.registered',
-          outcome,
-          sshKeyId: key.id,
-          digitaloceanKeyId,
-          requestId: ctx.requestId ?? null,
-          details: errorCode ? { errorCode } : { fingerprintSha256: key.fingerprintSha256 },
-        }),
-      );
+  private async registerOnce(
+    userId: string,
+    key: UserSshKey,
+    priority: Priority,
+    ctx: OperationContext,
+    after: AfterRegistration | undefined,
+  ) {
+    const audit = (
+      tx: Tx,
+      outcome: 'success' | 'failure',
+      digitaloceanKeyId: number | null,
+      errorCode?: string,
+    ) =>
+      writeAudit(tx, {
+        userId,
+        actor: ctx.actor ?? `user:${userId}`,
+        operation: 'key.registered',
+        outcome,
+        sshKeyId: key.id,
+        digitaloceanKeyId,
+        requestId: ctx.requestId ?? null,
+        details: errorCode ? { errorCode } : { fingerprintSha256: key.fingerprintSha256 },
+      });
     let registered: { id: number };
     try {
       registered = await this.deps.registry.ensureSshKey(
@@ -84,11 +123,24 @@ export class KeyRegistrar {
         { priority, createFirst: key.source === 'generated' },
       );
     } catch (error) {
-      await audit('failure', null, error instanceof BerthError ? error.code : 'internal').catch(() => {});
+      const code = error instanceof BerthError ? error.code : 'internal';
+      await this.deps.authz.withUser(userId, (tx) => audit(tx, 'failure', null, code)).catch(() => {});
       throw error;
     }
-    await this.deps.authz.withUser(userId, (tx) => setDigitalOceanKeyId(tx, key.id, registered.id));
-    await audit('success', registered.id);
+    const record = async (tx: Tx) => {
+      await setDigitalOceanKeyId(tx, key.id, registered.id);
+      await audit(tx, 'success', registered.id);
+    };
+    if (after) {
+      // The caller's last step writes what only berth's service may (onboarding's
+      // state), so the whole transaction runs as the service; the key is named by id.
+      await this.deps.authz.asService('record a key registration and what follows it', async (tx) => {
+        await record(tx);
+        await after(tx);
+      });
+    } else {
+      await this.deps.authz.withUser(userId, record);
+    }
     return registered.id;
   }
 }

@@ -120,8 +120,7 @@ export class UserOnboardingService implements OnboardingService {
         await this.advanceIn(tx, userId, 'registering');
         return listKeys(tx, userId);
       });
-      await this.deps.registrar.registerAll(userId, keys, 'background', ctx);
-      await this.advance(userId, 'ready');
+      await this.deps.registrar.registerAll(userId, keys, 'background', ctx, this.readyIn(userId));
       return { status: 'ready', keys: keys.length };
     } catch (error) {
       if (job.isFinalAttempt) {
@@ -137,15 +136,26 @@ export class UserOnboardingService implements OnboardingService {
   /**
    * A deploy of a user whose onboarding may not have finished: does what is missing
    * inline, at deploy priority, and returns the user's keys as registered on
-   * DigitalOcean. Once onboarding is done this costs a read of the keys and a write
-   * that changes nothing (the deploy path caches the answer in front of it).
+   * DigitalOcean. A brand-new user's first deploy reads the keys, then writes in two
+   * transactions around DigitalOcean's call: the new key, then its registration together
+   * with onboarding's `ready`. Once onboarding is done it costs the read and a write that
+   * changes nothing (the deploy path caches the answer in front of it).
    */
   async handleFirstTimeDeployment(userId: string, ctx: OperationContext = {}): Promise<RegisteredKey[]> {
     const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
-    const registered = await this.deps.registrar.registerAll(userId, keys, 'deploy', ctx);
-    // One statement either way: it changes nothing for a user who is already ready.
-    await this.markReady(userId);
-    return registered;
+    return this.deps.registrar.registerAll(userId, keys, 'deploy', ctx, this.readyIn(userId));
+  }
+
+  /**
+   * Marks the user ready once their keys are on DigitalOcean, inside the registrar's
+   * transaction: with the last key's registration when there is one to record, so the
+   * key's id and `ready` commit together. One statement; it changes nothing for a user
+   * who is already ready.
+   */
+  private readyIn(userId: string) {
+    return async (tx: Tx) => {
+      await this.advanceIn(tx, userId, 'ready');
+    };
   }
 
   /** Writes the onboarding record and the job, unless the user already has a record. */
@@ -186,10 +196,6 @@ export class UserOnboardingService implements OnboardingService {
       })
       .returning({ userId: userOnboarding.userId });
     return moved.length > 0;
-  }
-
-  private async markReady(userId: string): Promise<void> {
-    await this.advance(userId, 'ready');
   }
 
   private async markFailed(userId: string, reason: string): Promise<void> {

@@ -151,22 +151,34 @@ export class SshKeyService {
 
   /**
    * Makes sure the user has at least one key, creating the default key when they have
-   * none. Concurrent calls create it exactly once: the losers see the winner's key.
+   * none. Concurrent calls create it exactly once: the losers see the winner's key. The
+   * winner answers with the row it stored, which is the user's one key (they had none),
+   * rather than reading it back.
    */
   async ensureUserHasSSHKeys(userId: string, ctx: OperationContext = {}): Promise<UserSshKey[]> {
     const existing = await this.getUserSSHKeys(userId);
     if (existing.length > 0) return existing;
     const pair = await this.generateSSHKeyPair('ed25519', 'berth-default');
     const options = { name: DEFAULT_KEY_NAME, isDefault: true, privateKeyShown: false };
-    await this.inUserTx(userId, ctx, 'key.default_created', { algorithm: pair.algorithm }, async (tx) => {
-      const created = await this.storeInTx(tx, userId, pair, options);
-      // Another caller created the default key first; this call changed nothing.
-      if (!created) throw new LostRace();
-      return created;
-    }).catch((error) => {
+    const created = await this.inUserTx(
+      userId,
+      ctx,
+      'key.default_created',
+      { algorithm: pair.algorithm },
+      async (tx) => {
+        const stored = await this.storeInTx(tx, userId, pair, options);
+        // Another caller created the default key first; this call changed nothing.
+        if (!stored) throw new LostRace();
+        return stored;
+      },
+    ).catch((error) => {
       if (!(error instanceof LostRace)) throw error;
+      return null;
     });
-    return this.getUserSSHKeys(userId);
+    if (created) return [created];
+    // The winner's key committed before this call's insert gave way. Read it from the
+    // database, not a list cached before the winner's change was heard of.
+    return this.deps.authz.withUser(userId, (tx) => keys.listKeys(tx, userId));
   }
 
   /**

@@ -9,6 +9,7 @@ import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
 import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
 import { type KeyGenerator, SshKeyService } from '../../src/services/ssh-key-service.ts';
 import { DbSecretStore, EncryptedSecretStore, type SecretStore } from '../../src/store/secrets.ts';
+import { listKeys } from '../../src/store/ssh-keys.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
 
 const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
@@ -118,6 +119,9 @@ describe.each(testEngines())('SSH key service on %s', (engine: EngineName) => {
     const ids = new Set(lists.map((keys) => keys.map((k) => k.id).join()));
     expect(ids.size).toBe(1);
     expect(lists[0]).toHaveLength(1);
+    // The winner answers with the row it stored, the losers with a read: the same key.
+    const stored = await t.authz.withUser(userId, (tx) => listKeys(tx, userId));
+    for (const keys of lists) expect(keys).toEqual(stored);
     const vaultRows = rowsOf(
       await t.authz.asService('test: count secrets', (tx) =>
         tx.execute(sql`select id from vault_secrets where owner_id = ${userId}`),

@@ -1,11 +1,29 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Authz } from '../../src/db/authz.ts';
 import { waitFor } from '../jobs/helpers.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
 import { FakeKeyRegistry } from './fake-registry.ts';
 import { buildOnboarding, keyRows, type Onboarding, onboardingJobs } from './harness.ts';
 
 const job = (id: string) => ({ id, isFinalAttempt: false });
+
+/** `inner`, naming every call made through it: each is a transaction or a one-statement read. */
+function counted(inner: Authz): { authz: Authz; calls: string[] } {
+  const calls: string[] = [];
+  const authz = new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(property));
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { authz, calls };
+}
 
 describe.each(testEngines())('first deploy and the onboarding job on %s', (engine: EngineName) => {
   let t: TestDatabase;
@@ -20,8 +38,8 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
   afterAll(() => t.close());
 
   /** One berth process: its own registrar (and so its own in-flight registrations). */
-  const process = async (registry: FakeKeyRegistry) => {
-    const o = buildOnboarding(t, registry, { queue: { role: 'client' } });
+  const process = async (registry: FakeKeyRegistry, authz: Authz = t.authz) => {
+    const o = buildOnboarding({ ...t, authz }, registry, { queue: { role: 'client' } });
     built.push(o);
     await o.queue.start();
     return o;
@@ -110,5 +128,73 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
       expect(registry.callsFor(keys[0]!.fingerprint_md5).length).toBeLessThanOrEqual(2);
       expect((await a.service.checkKeyGenerationStatus(userId)).status).toBe('ready');
     }
+  });
+
+  const auditOf = async (userId: string) =>
+    (
+      (await t.authz.asService('test: read audit', (tx) =>
+        tx.execute(
+          sql`select operation, outcome from ssh_key_audit_log where user_id = ${userId} order by created_at, id`,
+        ),
+      )) as unknown as { rows: { operation: string; outcome: string }[] }
+    ).rows;
+
+  it('makes a brand-new user ready in a read and two transactions: the key, then its registration with onboarding', async () => {
+    const registry = new FakeKeyRegistry();
+    const { authz, calls } = counted(t.authz);
+    const o = await process(registry, authz);
+    const userId = randomUUID();
+    await o.service.enhancedUserRegistration({ id: userId });
+    calls.length = 0;
+    const [registered] = await o.service.handleFirstTimeDeployment(userId);
+    expect(calls).toHaveLength(3);
+    const [key] = await keyRows(t, userId);
+    expect(key?.digitalocean_key_id).toBe(registered?.digitaloceanKeyId);
+    expect((await o.service.checkKeyGenerationStatus(userId)).status).toBe('ready');
+    expect(await auditOf(userId)).toEqual([
+      { operation: 'key.default_created', outcome: 'success' },
+      { operation: 'key.registered', outcome: 'success' },
+    ]);
+  });
+
+  it('leaves a key whose registration died before its record committed to the next deploy, which records it', async () => {
+    const registry = new FakeKeyRegistry();
+    // The first transaction after DigitalOcean answered does its work and dies before COMMIT.
+    let died = false;
+    const dying: Authz = {
+      ...t.authz,
+      asService: (reason, fn) =>
+        registry.calls.length === 0 || died
+          ? t.authz.asService(reason, fn)
+          : t.authz.asService(reason, async (tx) => {
+              await fn(tx);
+              died = true;
+              throw new Error('the process died');
+            }),
+    };
+    const crashed = await process(registry, dying);
+    const userId = randomUUID();
+    await crashed.service.enhancedUserRegistration({ id: userId });
+    await expect(crashed.service.handleFirstTimeDeployment(userId)).rejects.toThrow('the process died');
+    expect(died).toBe(true);
+    const [orphan] = await keyRows(t, userId);
+    // On DigitalOcean, and nothing of its registration recorded: not its id, not its audit
+    // row, not onboarding's `ready`.
+    expect(registry.createdFor(orphan!.fingerprint_md5)).toHaveLength(1);
+    expect(orphan?.digitalocean_key_id).toBeNull();
+    expect((await crashed.service.checkKeyGenerationStatus(userId)).status).not.toBe('ready');
+    expect((await auditOf(userId)).map((a) => a.operation)).toEqual(['key.default_created']);
+
+    const next = await process(registry);
+    const [registered] = await next.service.handleFirstTimeDeployment(userId);
+    const [key] = await keyRows(t, userId);
+    expect(key?.id).toBe(orphan?.id);
+    expect(key?.digitalocean_key_id).toBe(registered?.digitaloceanKeyId);
+    expect(registry.createdFor(key!.fingerprint_md5)).toHaveLength(1);
+    expect((await next.service.checkKeyGenerationStatus(userId)).status).toBe('ready');
+    expect(await auditOf(userId)).toEqual([
+      { operation: 'key.default_created', outcome: 'success' },
+      { operation: 'key.registered', outcome: 'success' },
+    ]);
   });
 });
