@@ -36,6 +36,7 @@ import { DeploymentKeyService } from './services/deployment-keys.ts';
 import { createEnvironmentModule, type EnvironmentModule } from './services/environments/index.ts';
 import { MemoryKeyCache, RedisKeyCache, TieredKeyCache } from './services/key-cache.ts';
 import { startKeyChangeBus } from './services/key-invalidation.ts';
+import { KeyListCache } from './services/key-list-cache.ts';
 import { KeyRegistrar } from './services/key-registration.ts';
 import { createKeygenPool } from './services/keygen-pool.ts';
 import { UserOnboardingService } from './services/onboarding-service.ts';
@@ -107,13 +108,31 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     const shared = redis ? new RedisKeyCache(redis) : null;
     const onCacheError = (error: unknown) => logger.warn({ err: error }, 'the shared key cache failed');
     const cache = new TieredKeyCache(new MemoryKeyCache(), shared, observers.cache, onCacheError);
-    const bus = await startKeyChangeBus({ engine: database.engine, cache, shared, onError: onCacheError });
+    // Each user's key list, for the API's reads; kept fresh by the same bus, and off
+    // while the bus cannot hear changes.
+    const keyLists = new KeyListCache({}, observers.keyLists);
+    const bus = await startKeyChangeBus({
+      engine: database.engine,
+      cache,
+      shared,
+      onError: onCacheError,
+      onChange: (userId) => keyLists.invalidate(userId),
+      onListening: (listening) => {
+        observers.keyChangesHeard(listening);
+        if (listening) keyLists.resume();
+        else keyLists.suspend();
+        if (listening) logger.info('key changes are heard again: the key list cache is back on');
+        else logger.warn('key changes cannot be heard (LISTEN lost): the key list cache is off until then');
+      },
+    });
+    observers.keyChangesHeard(true);
     closers.push(() => bus.close());
     const sshKeys = new SshKeyService({
       authz,
       secrets,
       keygen,
       onKeysChanged: (userId, tx) => bus.publish(userId, tx),
+      keyLists,
     });
     // The DigitalOcean token: from the environment, else from the vault, else none (the
     // local emulator). It is never logged.

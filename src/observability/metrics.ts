@@ -66,6 +66,17 @@ export function createMetrics(options: { version?: string } = {}) {
       labelNames: ['result'],
       registers,
     }),
+    keyListCache: new Counter({
+      name: 'berth_ssh_key_list_cache_requests_total',
+      help: 'Reads of a user’s key list (GET /api/ssh-keys), by result (hit, miss).',
+      labelNames: ['result'],
+      registers,
+    }),
+    keyChangeBusListening: new Gauge({
+      name: 'berth_key_change_bus_listening',
+      help: '1 while this process hears key changes (LISTEN); 0 while it does not, and its key list cache is off.',
+      registers,
+    }),
     doRequests: new Counter({
       name: 'berth_digitalocean_requests_total',
       help: 'DigitalOcean API requests sent, by endpoint and status (or network, timeout).',

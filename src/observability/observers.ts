@@ -9,6 +9,7 @@ import type { JobObserver } from '../jobs/runner.ts';
 import type { DeployKeyObserver } from '../services/deployment-keys.ts';
 import type { DeployObserver } from '../services/environments/provisioner.ts';
 import type { CacheObserver } from '../services/key-cache.ts';
+import type { KeyListCacheObserver } from '../services/key-list-cache.ts';
 import type { VaultObserver } from '../store/secrets.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -19,6 +20,9 @@ export interface HttpObserver {
 
 export interface Observers {
   cache: CacheObserver;
+  keyLists: KeyListCacheObserver;
+  /** Whether the key-change bus hears changes. */
+  keyChangesHeard(listening: boolean): void;
   deployKeys: DeployKeyObserver;
   deploys: DeployObserver;
   digitalocean: TransportObserver;
@@ -54,6 +58,11 @@ export function createObservers(metrics: Metrics): Observers {
       hit: (layer) => metrics.keyCache.inc({ result: `hit_${layer}` }),
       miss: () => metrics.keyCache.inc({ result: 'miss' }),
     },
+    keyLists: {
+      hit: () => metrics.keyListCache.inc({ result: 'hit' }),
+      miss: () => metrics.keyListCache.inc({ result: 'miss' }),
+    },
+    keyChangesHeard: (listening) => metrics.keyChangeBusListening.set(listening ? 1 : 0),
     deployKeys: {
       keysReady: (path, seconds) => metrics.deployKeyOverhead.observe({ path }, seconds),
     },

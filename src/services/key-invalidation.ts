@@ -4,7 +4,9 @@
  * the changing transaction, so the message goes out exactly when the change commits (and
  * not at all if it rolls back), and every process LISTENs on the same database. If the
  * shared cache layer cannot drop the entry, the publish throws and the change is rolled
- * back: a delete that returned is a delete every process will honour.
+ * back: a delete that returned is a delete every process will honour. A trigger on
+ * `user_ssh_keys` (migration 0006) sends the same notice for every change made any other
+ * way, so the processes' key list caches hear of those too.
  */
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -25,18 +27,27 @@ export interface KeyChangeBusOptions {
   /** The shared cache layer, dropped inside the transaction; null without Redis. */
   shared: KeyCache | null;
   onError?: (error: unknown) => void;
+  /** Told of every change heard (after the cache above has dropped the entry). */
+  onChange?: (userId: string) => void;
+  /**
+   * Told when changes stop being heard (the LISTEN connection dropped) and when they are
+   * heard again, so that caches which only the bus keeps fresh stop trusting themselves.
+   */
+  onListening?: (listening: boolean) => void;
 }
 
 export async function startKeyChangeBus(options: KeyChangeBusOptions): Promise<KeyChangeBus> {
   const onMessage = (userId: string | undefined) => {
-    if (userId) void options.cache.delete(userId).catch(options.onError ?? (() => {}));
+    if (!userId) return;
+    void options.cache.delete(userId).catch(options.onError ?? (() => {}));
+    options.onChange?.(userId);
   };
   let stop: () => Promise<void>;
   if (options.engine.kind === 'pglite') {
     const unlisten = await options.engine.pglite.listen(KEY_CHANGES_CHANNEL, onMessage);
     stop = unlisten;
   } else {
-    stop = await listenOnServer(options.engine.url, onMessage, options.onError);
+    stop = await listenOnServer(options.engine.url, onMessage, options.onError, options.onListening);
   }
   return {
     async publish(userId, tx) {
@@ -50,27 +61,53 @@ export async function startKeyChangeBus(options: KeyChangeBusOptions): Promise<K
 /**
  * LISTEN on a dedicated connection, reconnecting when it drops. While it is down this
  * process may hold stale entries, which is why the deploy path also re-checks keys
- * against the database in the statement that starts the create (store/environments.ts).
+ * against the database in the statement that starts the create (store/environments.ts),
+ * and why `onListening` tells the caches that have no such check.
  */
 async function listenOnServer(
   url: string,
   onMessage: (payload: string | undefined) => void,
   onError: ((error: unknown) => void) | undefined,
+  onListening: ((listening: boolean) => void) | undefined,
 ): Promise<() => Promise<void>> {
   let client: pg.Client | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
   const connect = async () => {
     const c = new pg.Client({ connectionString: url });
-    c.on('notification', (message) => onMessage(message.payload));
-    c.on('error', (error) => {
-      onError?.(error);
+    let listening = false;
+    // An error and the end of the connection both mean notifications are no longer
+    // heard; the server may also close the connection without an error first. A
+    // connection that never got to LISTEN is the caller's failure to handle, not this.
+    const onLost = (error?: unknown) => {
+      if (error) onError?.(error);
+      if (!listening || closed) return;
+      listening = false;
+      onListening?.(false);
       c.end().catch(() => {});
-      if (!closed) retry = setTimeout(() => void connect().catch(onError), 1000);
-    });
-    await c.connect();
-    await c.query(`LISTEN ${KEY_CHANGES_CHANNEL}`);
+      retry = setTimeout(reconnect, 1000);
+    };
+    c.on('notification', (message) => onMessage(message.payload));
+    c.on('error', onLost);
+    c.on('end', () => onLost());
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${KEY_CHANGES_CHANNEL}`);
+    } catch (error) {
+      await c.end().catch(() => {});
+      throw error;
+    }
+    listening = true;
     client = c;
+    if (closed) await c.end().catch(() => {});
+  };
+  const reconnect = () => {
+    connect()
+      .then(() => onListening?.(true))
+      .catch((error) => {
+        onError?.(error);
+        if (!closed) retry = setTimeout(reconnect, 1000);
+      });
   };
   await connect();
   return async () => {

@@ -41,11 +41,19 @@ export interface OperationContext {
  */
 export type KeyChangeListener = (userId: string, tx: Tx) => Promise<void>;
 
+/** Where `getUserSSHKeys` keeps lists between reads (key-list-cache.ts). */
+export interface KeyLists {
+  get(userId: string, load: () => Promise<UserSshKey[]>): Promise<UserSshKey[]>;
+  invalidate(userId: string): void;
+}
+
 export interface SshKeyServiceDeps {
   authz: Authz;
   secrets: SecretStore;
   keygen: KeyGenerator;
   onKeysChanged?: KeyChangeListener;
+  /** Without it every list is read from the database. */
+  keyLists?: KeyLists;
 }
 
 export const DEFAULT_KEY_NAME = 'default';
@@ -113,7 +121,10 @@ export class SshKeyService {
   }
 
   getUserSSHKeys(userId: string): Promise<UserSshKey[]> {
-    return this.deps.authz.withUser(userId, (tx) => keys.listKeys(tx, userId));
+    // The list is read on every page of the UI: from the cache when it holds it, else in
+    // one round trip (readAsUser), under the same row-level security as withUser.
+    const load = () => this.deps.authz.readAsUser(userId, keys.listKeysStatement(userId), keys.keyFromRow);
+    return this.deps.keyLists ? this.deps.keyLists.get(userId, load) : load();
   }
 
   async getUserSSHKey(userId: string, keyId: string): Promise<UserSshKey> {
@@ -292,6 +303,10 @@ export class SshKeyService {
         .withUser(userId, (tx) => writeAudit(tx, entry('failure', keyId ?? null, { errorCode })))
         .catch(() => {});
       throw error;
+    } finally {
+      // After the commit (or the rollback): the user's next read here sees their change
+      // without waiting for its notice to come back over the key-change bus.
+      this.deps.keyLists?.invalidate(userId);
     }
   }
 }

@@ -1,0 +1,172 @@
+/**
+ * The key list cache stays true to the database across processes. Each "process" here is
+ * what `src/main.ts` builds for one: its own pool, key-change bus (its own LISTEN
+ * connection on PostgreSQL), key list cache and key service, over one shared database.
+ * A change made anywhere, through the key service or not, reaches every process's cache;
+ * the process that made it reads it back at once; and a process that cannot hear changes
+ * stops trusting its cache until it hears them again.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Authz, createAuthz } from '../../src/db/authz.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/engine.ts';
+import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
+import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
+import { MemoryKeyCache, TieredKeyCache } from '../../src/services/key-cache.ts';
+import { type KeyChangeBus, startKeyChangeBus } from '../../src/services/key-invalidation.ts';
+import { KeyListCache } from '../../src/services/key-list-cache.ts';
+import { SshKeyService } from '../../src/services/ssh-key-service.ts';
+import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts';
+import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+import { eventually } from '../support/environments.ts';
+
+const keyring = createKeyring([generateMasterKey('k1')]);
+
+interface Process {
+  sshKeys: SshKeyService;
+  authz: Authz;
+  lists: KeyListCache;
+  hits: () => number;
+  listening: boolean[];
+  close(): Promise<void>;
+}
+
+async function startProcess(t: TestDatabase): Promise<Process> {
+  // On PostgreSQL a process has its own pool; PGlite is one process's database anyway.
+  const own: DatabaseHandle = t.url ? await openDatabase({ kind: 'postgres', url: t.url, poolSize: 4 }) : t;
+  const authz = createAuthz(own);
+  let hits = 0;
+  const lists = new KeyListCache({}, { hit: () => hits++, miss() {} });
+  const listening: boolean[] = [];
+  const bus: KeyChangeBus = await startKeyChangeBus({
+    engine: own.engine,
+    cache: new TieredKeyCache(new MemoryKeyCache(), null),
+    shared: null,
+    onChange: (userId) => lists.invalidate(userId),
+    onListening: (up) => {
+      listening.push(up);
+      if (up) lists.resume();
+      else lists.suspend();
+    },
+  });
+  const sshKeys = new SshKeyService({
+    authz,
+    secrets: new EncryptedSecretStore(new DbSecretStore(), keyring),
+    keygen: { generate: async (o) => generateKeyPair(o) },
+    onKeysChanged: (userId, tx) => bus.publish(userId, tx),
+    keyLists: lists,
+  });
+  return {
+    sshKeys,
+    authz,
+    lists,
+    hits: () => hits,
+    listening,
+    async close() {
+      await bus.close();
+      if (own !== t) await own.close();
+    },
+  };
+}
+
+const names = async (p: Process, userId: string) =>
+  (await p.sshKeys.getUserSSHKeys(userId)).map((k) => k.name);
+
+describe.each(testEngines())('the key list cache on %s', (engine: EngineName) => {
+  let t: TestDatabase;
+  let a: Process;
+  let b: Process;
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+    a = await startProcess(t);
+    b = await startProcess(t);
+  }, 60_000);
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await t?.close();
+  });
+
+  it('answers a repeated read from memory', async () => {
+    const user = await t.createUser();
+    await a.sshKeys.createKey(user, { name: 'one' });
+    // The creation's notice may still be on its way, and a read it overtakes is not
+    // stored; once it has passed, a read is stored and the next one is a hit.
+    await eventually(async () => {
+      const before = b.hits();
+      expect(await names(b, user)).toEqual(['one']);
+      return b.hits() > before;
+    }, 5_000);
+    const before = b.hits();
+    expect(await names(b, user)).toEqual(['one']);
+    expect(b.hits()).toBe(before + 1);
+  });
+
+  it('shows the process that changed a key its change at once', async () => {
+    const user = await t.createUser();
+    await a.sshKeys.createKey(user, { name: 'one' });
+    expect(await names(a, user)).toEqual(['one']);
+    const two = await a.sshKeys.createKey(user, { name: 'two' });
+    expect(await names(a, user)).toEqual(['one', 'two']);
+    await a.sshKeys.deleteUserSSHKey(user, two.key.id);
+    expect(await names(a, user)).toEqual(['one']);
+  });
+
+  it('drops a key another process deleted from this process’s list', async () => {
+    const user = await t.createUser();
+    const one = await a.sshKeys.createKey(user, { name: 'one' });
+    await a.sshKeys.createKey(user, { name: 'two' });
+    expect(await names(b, user)).toEqual(['one', 'two']);
+    await a.sshKeys.deleteUserSSHKey(user, one.key.id);
+    await eventually(async () => (await names(b, user)).join() === 'two', 5_000);
+  });
+
+  it('hears of a change made outside the key service (the DigitalOcean id recorded in SQL)', async () => {
+    const user = await t.createUser();
+    const { key } = await a.sshKeys.createKey(user, { name: 'one' });
+    expect((await b.sshKeys.getUserSSHKeys(user))[0]?.digitaloceanKeyId).toBeNull();
+    await t.authz.asService('test: record a DigitalOcean id', (tx) =>
+      tx.execute(sql`update user_ssh_keys set digitalocean_key_id = 777 where id = ${key.id}`),
+    );
+    await eventually(async () => (await b.sshKeys.getUserSSHKeys(user))[0]?.digitaloceanKeyId === 777, 5_000);
+  });
+});
+
+describe.each(testEngines().filter((e) => e === 'postgres'))('the key-change bus on %s', (engine) => {
+  let t: TestDatabase;
+  let p: Process;
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+    p = await startProcess(t);
+  }, 60_000);
+
+  afterAll(async () => {
+    await p?.close();
+    await t?.close();
+  });
+
+  it('turns the cache off while its LISTEN connection is gone, and back on once it listens again', async () => {
+    const user = await t.createUser();
+    await p.sshKeys.createKey(user, { name: 'one' });
+    await names(p, user);
+    await t.db.execute(sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and query ilike 'listen %'`);
+    await eventually(async () => p.listening.includes(false), 5_000);
+    // While it cannot hear, every read goes to the database.
+    const hitsWhileDeaf = p.hits();
+    await names(p, user);
+    await names(p, user);
+    expect(p.hits()).toBe(hitsWhileDeaf);
+    await eventually(async () => p.listening.at(-1) === true, 10_000);
+    expect(p.listening).toEqual([false, true]);
+    // Listening again: changes from elsewhere are heard.
+    expect(await names(p, user)).toEqual(['one']);
+    await t.authz.asService('test: rename a key', (tx) =>
+      tx.execute(sql`update user_ssh_keys set key_name = 'renamed' where user_id = ${user}`),
+    );
+    await eventually(async () => (await names(p, user)).join() === 'renamed', 5_000);
+  });
+});
