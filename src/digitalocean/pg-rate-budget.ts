@@ -92,6 +92,8 @@ export class PgRateBudget implements RateBudget {
     if (long.max <= 0 || short.max <= 0) return Promise.resolve(this.maxSleepMs);
     // Rows past the long window are never counted again; drop them now and then.
     const prune = Math.random() < 0.01;
+    // A transaction of its own: the function commits the ledger row without waiting for
+    // the disk, which must not extend to anything else.
     return this.options.authz.asService('rate budget: take a slot', async (tx) => {
       const [row] = rowsOf<{ granted: boolean; wait_ms: number | null }>(
         await tx.execute(sql`select granted, wait_ms from public.berth_take_do_call(${this.tokenId}::text,

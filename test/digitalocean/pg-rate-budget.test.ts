@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAuthz } from '../../src/db/authz.ts';
-import { openDatabase } from '../../src/db/engine.ts';
+import { openDatabase, type Tx } from '../../src/db/engine.ts';
 import type { Clock } from '../../src/digitalocean/client/index.ts';
 import { PgRateBudget } from '../../src/digitalocean/pg-rate-budget.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
@@ -149,6 +149,23 @@ describe.each(testEngines())('the shared DigitalOcean rate budget on %s', (engin
     expect(changed.map(([, n]) => n)).toEqual([1]);
     expect(before.get(changed[0]![0])).toBe(3);
     expect(after.size).toBe(before.size);
+  });
+
+  it('commits its ledger row without waiting for the disk, and only the transaction it runs in', async () => {
+    const setting = (tx: Tx) =>
+      tx
+        .execute(sql`select current_setting('synchronous_commit') as value`)
+        .then((result) => (result as unknown as { rows: { value: string }[] }).rows[0]?.value);
+    const [before, during] = await t.authz.asService('test: take a slot', async (tx) => {
+      const first = await setting(tx);
+      await tx.execute(
+        sql`select * from berth_take_do_call('token-10', 'deploy', 10, 3600000, 5, 60000, 5, false)`,
+      );
+      return [first, await setting(tx)];
+    });
+    expect(before).toBe('on');
+    expect(during).toBe('off');
+    expect(await t.authz.asService('test: a later transaction', setting)).toBe('on');
   });
 
   it('cannot be taken from as a user', async () => {

@@ -57,6 +57,13 @@ BEGIN
   IF NOT granted THEN
     RETURN;
   END IF;
+  -- The ledger is rate accounting, not a record anyone needs back: its commit need not
+  -- wait for the disk (a committed row is visible to every process at once either way).
+  -- A database crash may lose the last fraction of a second of rows, so the budget may
+  -- undercount a few calls once, which DigitalOcean's own 429 and retry-after cover. The
+  -- setting lasts to the end of the caller's transaction, which is why the caller runs
+  -- this statement in a transaction of its own.
+  PERFORM set_config('synchronous_commit', 'off', true);
   INSERT INTO public.do_api_calls (token_id, priority, at) VALUES (p_token_id, p_priority, clock_timestamp());
   -- Rows past the long window are never counted again; the caller asks for their removal
   -- now and then.
