@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_CSP, defaultHeaders, SECURITY_HEADERS } from './default-headers.ts';
+import { API_CSP, API_HEADERS, defaultHeaders, SECURITY_HEADERS } from './default-headers.ts';
 import { requestIds } from './middleware.ts';
 import { type Listener, listen } from './server.ts';
 import type { AppEnv } from './types.ts';
@@ -33,15 +33,15 @@ describe.each(['node', 'fetch'] as const)('default headers, served through %s', 
   });
   afterAll(() => server?.close());
 
-  it('puts the security headers on every answer, and the API’s policy and no-store on the API’s', async () => {
+  it('puts the document security headers on pages, and the API’s own set with its policy and no-store on the API’s', async () => {
     const api = await get('/api/thing');
     const page = await get('/page');
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
-      expect(api.headers.get(name), name).toBe(value);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS))
       expect(page.headers.get(name), name).toBe(value);
-    }
+    for (const [name, value] of Object.entries(API_HEADERS)) expect(api.headers.get(name), name).toBe(value);
     expect(api.headers.get('content-security-policy')).toBe(API_CSP);
     expect(api.headers.get('cache-control')).toBe('no-store');
+    expect(api.headers.get('x-frame-options')).toBe('DENY');
     expect(api.headers.get('content-type')).toMatch(/^application\/json/);
     expect(page.headers.get('content-security-policy')).toBeNull();
     expect(page.headers.get('cache-control')).toBeNull();
@@ -51,7 +51,7 @@ describe.each(['node', 'fetch'] as const)('default headers, served through %s', 
     const res = await get('/api/own-policy');
     expect(res.headers.get('content-security-policy')).toBe("default-src 'self'");
     expect(res.headers.get('cache-control')).toBe('max-age=60');
-    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
   });
 
   it('keeps them on an error answer', async () => {

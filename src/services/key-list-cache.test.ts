@@ -72,12 +72,13 @@ describe('KeyListCache', () => {
     expect(loads).toBe(3);
   });
 
-  it('hands out copies, so a caller changing its list cannot change the cache', async () => {
+  it('hands out the stored list itself, frozen, so no caller can change the cache', async () => {
     const cache = new KeyListCache();
-    await cache.get(USER, async () => [key('a')]);
-    const first = await cache.get(USER, async () => []);
-    first.push(key('intruder'));
-    expect(await cache.get(USER, async () => [])).toEqual([key('a')]);
+    const loaded = await cache.get(USER, async () => [key('a')]);
+    const hit = await cache.get(USER, async () => []);
+    expect(hit).toBe(loaded);
+    expect(Object.isFrozen(hit)).toBe(true);
+    expect(() => (hit as UserSshKey[]).push(key('intruder'))).toThrow(TypeError);
   });
 
   it('forgets an entry once it is older than its time to live', async () => {

@@ -43,17 +43,21 @@ export class KeyListCache {
     this.lru = new LRUCache({ max: options.max ?? 50_000, ttl: options.ttlMs ?? 5 * 60_000 });
   }
 
-  /** The user's list: the cached one, else `load()`'s, stored if nothing changed meanwhile. */
-  async get(userId: string, load: () => Promise<UserSshKey[]>): Promise<UserSshKey[]> {
+  /**
+   * The user's list: the cached one, else `load()`'s, stored if nothing changed
+   * meanwhile. Lists come back frozen, and a hit returns the very list stored, so a
+   * caller may remember what it derived from one (the API its JSON) by identity.
+   */
+  async get(userId: string, load: () => Promise<readonly UserSshKey[]>): Promise<readonly UserSshKey[]> {
     const cached = this.lru.get(userId);
     if (cached) {
       this.observer.hit();
-      return [...cached];
+      return cached;
     }
     this.observer.miss();
     const before = this.changes;
-    const keys = await load();
-    if (!this.suspended && this.changes === before) this.lru.set(userId, Object.freeze([...keys]));
+    const keys = Object.freeze(await load());
+    if (!this.suspended && this.changes === before) this.lru.set(userId, keys);
     return keys;
   }
 

@@ -43,7 +43,7 @@ export type KeyChangeListener = (userId: string, tx: Tx) => Promise<void>;
 
 /** Where `getUserSSHKeys` keeps lists between reads (key-list-cache.ts). */
 export interface KeyLists {
-  get(userId: string, load: () => Promise<UserSshKey[]>): Promise<UserSshKey[]>;
+  get(userId: string, load: () => Promise<readonly UserSshKey[]>): Promise<readonly UserSshKey[]>;
   invalidate(userId: string): void;
 }
 
@@ -120,7 +120,7 @@ export class SshKeyService {
     });
   }
 
-  getUserSSHKeys(userId: string): Promise<UserSshKey[]> {
+  getUserSSHKeys(userId: string): Promise<readonly UserSshKey[]> {
     // The list is read on every page of the UI: from the cache when it holds it, else in
     // one round trip (readAsUser), under the same row-level security as withUser.
     const load = () => this.deps.authz.readAsUser(userId, keys.listKeysStatement(userId), keys.keyFromRow);
@@ -168,7 +168,7 @@ export class SshKeyService {
    */
   async ensureUserHasSSHKeys(userId: string, ctx: OperationContext = {}): Promise<UserSshKey[]> {
     const existing = await this.getUserSSHKeys(userId);
-    if (existing.length > 0) return existing;
+    if (existing.length > 0) return [...existing];
     const pair = await this.generateSSHKeyPair('ed25519', 'berth-default');
     const options = { name: DEFAULT_KEY_NAME, isDefault: true, privateKeyShown: false };
     const created = await this.inUserTx(

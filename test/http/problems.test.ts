@@ -187,7 +187,7 @@ describe.each(testEngines())('problems, limits and headers on %s', (engine: Engi
       headers: { origin: 'https://app.example' },
     });
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(res.headers.get('cache-control')).toBe('no-store');
