@@ -3,7 +3,8 @@
  * environment services' dependencies (the keys port, the database authorisation, the
  * droplet API) that time the parts of one deploy where SSH key integration differs from
  * static keys, and a runner for one deploy that waits for its background work, so each
- * deploy is timed alone.
+ * deploy is timed alone. Inside the key step, the key services' database calls and
+ * DigitalOcean's HTTP are timed as its parts, to say where a cold step's time goes.
  */
 import type { Authz } from '../src/db/authz.ts';
 import type { DropletApi } from '../src/services/environments/ports.ts';
@@ -16,6 +17,8 @@ export interface Timing {
   starts: number;
   createAt?: number;
   answeredAt?: number;
+  /** Time inside the key step by part: database calls by kind or reason, HTTP. */
+  parts: Record<string, number>;
 }
 
 export interface Sample {
@@ -26,6 +29,7 @@ export interface Sample {
   starts: number;
   /** ensureToolEnvironmentReady called → droplet create answered. */
   whole: number;
+  parts: Record<string, number>;
 }
 
 /** Nearest-rank percentile. */
@@ -37,14 +41,17 @@ export function percentile(values: number[], p: number): number {
 /** Where the instrumented dependencies report the timings of the one deploy in flight. */
 export class Probe {
   current: Timing | null = null;
+  private inKeyStep = false;
 
   keys(inner: KeysPort): KeysPort {
     return {
       prepareForDeployment: async (userId, ctx) => {
         const start = performance.now();
+        this.inKeyStep = true;
         try {
           return await inner.prepareForDeployment(userId, ctx);
         } finally {
+          this.inKeyStep = false;
           if (this.current) this.current.keyStep += performance.now() - start;
         }
       },
@@ -76,6 +83,29 @@ export class Probe {
     };
   }
 
+  /** Counts `ms` towards `name` when it was spent inside the current deploy's key step. */
+  part(name: string, ms: number): void {
+    if (this.inKeyStep && this.current) this.current.parts[name] = (this.current.parts[name] ?? 0) + ms;
+  }
+
+  /** The key services' database access, each call timed as a part of the key step. */
+  keyServicesAuthz(inner: Authz): Authz {
+    const timed = async <T>(name: string, run: () => Promise<T>) => {
+      const start = performance.now();
+      try {
+        return await run();
+      } finally {
+        this.part(name, performance.now() - start);
+      }
+    };
+    return {
+      withUser: (userId, fn) => timed('withUser transactions', () => inner.withUser(userId, fn)),
+      readAsUser: (userId, statement, map) =>
+        timed('readAsUser reads', () => inner.readAsUser(userId, statement, map)),
+      asService: (reason, fn) => timed(reason, () => inner.asService(reason, fn)),
+    };
+  }
+
   droplets(inner: DropletApi): DropletApi {
     return {
       createDroplet: async (request, options) => {
@@ -97,7 +127,7 @@ export async function deployOnce(
   agentId: string,
   userId: string,
 ): Promise<Sample> {
-  const timing: Timing = { keyStep: 0, startCreate: 0, starts: 0 };
+  const timing: Timing = { keyStep: 0, startCreate: 0, starts: 0, parts: {} };
   probe.current = timing;
   const start = performance.now();
   await path.service.ensureToolEnvironmentReady(agentId, userId);
@@ -115,5 +145,17 @@ export async function deployOnce(
     startCreate: timing.startCreate,
     starts: timing.starts,
     whole: timing.answeredAt - start,
+    parts: timing.parts,
   };
+}
+
+/** Each part's p50 and mean over the samples (0 where a sample had none), and the rest. */
+export function partsSummary(samples: Sample[]): string {
+  const names = [...new Set(samples.flatMap((x) => Object.keys(x.parts)))];
+  const rows = names.map((name) => [name, samples.map((x) => x.parts[name] ?? 0)] as const);
+  const rest = samples.map((x) => x.keyStep - Object.values(x.parts).reduce((a, b) => a + b, 0));
+  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return [...rows, ['rest (key generation, encryption, JavaScript)', rest] as const]
+    .map(([name, xs]) => `\n    ${name}: ${percentile([...xs], 50).toFixed(3)} (${mean(xs).toFixed(3)}) ms`)
+    .join('');
 }

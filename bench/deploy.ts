@@ -29,7 +29,7 @@
  * 250 per minute, which is the polling benchmark's subject, not this one's.
  */
 import { generateKeyPair } from '../src/domain/sshkeys/generate.ts';
-import { deployOnce, Probe, percentile, type Sample } from './deploy-probe.ts';
+import { deployOnce, Probe, partsSummary, percentile, type Sample } from './deploy-probe.ts';
 import { type BenchStack, type KeysPort, openBenchStack } from './stack.ts';
 import type { BenchRow } from './table.ts';
 
@@ -64,15 +64,18 @@ export async function benchDeployOverhead(options: DeployOverheadOptions = {}): 
     warmMs: (options.warmSeconds ?? 60) * 1000,
     coldMs: (options.coldSeconds ?? 20) * 1000,
   };
+  const probe = new Probe();
   const stack = await openBenchStack({
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    keyServicesAuthz: (authz) => probe.keyServicesAuthz(authz),
+    onFetched: (ms) => probe.part('DigitalOcean HTTP', ms),
     activeAfterMs: 3000,
     emulatorLimits: { ...UNLIMITED, listKeysPerMinute: 1000 },
     budgetLimits: { ...UNLIMITED, deployReserve: 0 },
     addressCount: 60_000,
   });
   try {
-    return await measure(stack, n);
+    return await measure(stack, probe, n);
   } finally {
     await stack.close();
   }
@@ -80,9 +83,9 @@ export async function benchDeployOverhead(options: DeployOverheadOptions = {}): 
 
 async function measure(
   stack: BenchStack,
+  probe: Probe,
   n: { warm: number; cold: number; warmup: number; warmMs: number; coldMs: number },
 ): Promise<BenchRow[]> {
-  const probe = new Probe();
   // The operator's static key, on the account as BERTH_FALLBACK_SSH_KEY_IDS would name it.
   const operator = await stack.client.createSshKey({
     name: 'operator',
@@ -179,7 +182,7 @@ async function measure(
   const warmMisses = stack.cache.misses - missesBefore;
   const warmSeconds = (performance.now() - warmStart) / 1000;
 
-  const p = (xs: Sample[], f: keyof Sample, q: number) =>
+  const p = (xs: Sample[], f: Exclude<keyof Sample, 'parts'>, q: number) =>
     percentile(
       xs.map((x) => x[f]),
       q,
@@ -197,6 +200,7 @@ async function measure(
         `${p(k, f, 50).toFixed(3)}/${p(k, f, 99).toFixed(3)} | ${p(s, f, 50).toFixed(3)}/${p(s, f, 99).toFixed(3)} ms`;
     }
   }
+  detail['cold key step by part, p50 (mean)'] = partsSummary(coldKey);
   detail['DigitalOcean round trip through the client p50/p99'] = `${rtt50.toFixed(3)}/${rtt99.toFixed(3)} ms`;
   detail['bare HTTP round trip (no client, no budget) p50/p99'] =
     `${percentile(bareRtt, 50).toFixed(3)}/${percentile(bareRtt, 99).toFixed(3)} ms`;

@@ -74,6 +74,9 @@ export interface BenchStackOptions {
   activeAfterMs: number;
   /** Loopback addresses the emulator may hand out, which bounds how many droplets can live. */
   addressCount?: number;
+  /** Instruments: the database access of the key services and the budget; each HTTP call's time. */
+  keyServicesAuthz?: (authz: Authz) => Authz;
+  onFetched?: (ms: number) => void;
 }
 
 export interface BenchStack {
@@ -114,6 +117,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
     closers.push(() => database.close());
     await runMigrations(database.engine);
     const authz = createAuthz(database);
+    const keysAuthz = options.keyServicesAuthz?.(authz) ?? authz;
     // Warnings go to stderr, beside the progress lines, so stdout carries only the table.
     const logger = createLogger({ level: 'warn', destination: pino.destination({ fd: 2, sync: true }) });
     const token = randomBytes(16).toString('hex');
@@ -133,11 +137,11 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
       baseUrl: url,
       token: () => token,
       rateBudget: new PgRateBudget({
-        authz,
+        authz: keysAuthz,
         token,
         ...(options.budgetLimits ? { limits: options.budgetLimits } : {}),
       }),
-      fetch: recordingFetch(calls),
+      fetch: recordingFetch(calls, options.onFetched),
       logger,
       observer: observers.digitalocean,
     });
@@ -162,16 +166,16 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
       observers.vault,
     );
     const sshKeys = new SshKeyService({
-      authz,
+      authz: keysAuthz,
       secrets,
       keygen,
       onKeysChanged: (userId, tx) => bus.publish(userId, tx),
     });
-    const registrar = new KeyRegistrar({ authz, registry: client });
+    const registrar = new KeyRegistrar({ authz: keysAuthz, registry: client });
     // The deploy path's cold step is onboarding's, as in the composition root. Nothing on
     // that path enqueues a job, so the queue here refuses loudly rather than pretending.
     const onboarding = new UserOnboardingService({
-      authz,
+      authz: keysAuthz,
       sshKeys,
       registrar,
       queue: {
@@ -180,7 +184,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
       logger,
     });
     const deploymentKeys = new DeploymentKeyService({
-      authz,
+      authz: keysAuthz,
       readyKeys: (userId, ctx) => onboarding.handleFirstTimeDeployment(userId, ctx),
       cache: keyCache,
       fallbackKeys: [],
@@ -268,10 +272,12 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
   }
 }
 
-function recordingFetch(calls: SentCall[]): typeof fetch {
+function recordingFetch(calls: SentCall[], onFetched?: (ms: number) => void): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init);
+    const start = performance.now();
     const response = await fetch(request);
+    onFetched?.(performance.now() - start);
     const url = new URL(request.url);
     calls.push({
       method: request.method,
