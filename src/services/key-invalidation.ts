@@ -27,7 +27,7 @@ export interface KeyChangeBusOptions {
   /** The shared cache layer, dropped inside the transaction; null without Redis. */
   shared: KeyCache | null;
   onError?: (error: unknown) => void;
-  /** Told of every change heard (after the cache above has dropped the entry). */
+  /** Told of every change heard (after the cache above has dropped the entry, if it must). */
   onChange?: (userId: string) => void;
   /**
    * Told when changes stop being heard (the LISTEN connection dropped) and when they are
@@ -37,9 +37,13 @@ export interface KeyChangeBusOptions {
 }
 
 export async function startKeyChangeBus(options: KeyChangeBusOptions): Promise<KeyChangeBus> {
-  const onMessage = (userId: string | undefined) => {
+  const onMessage = (payload: string | undefined) => {
+    if (!payload) return;
+    // `<user>:registered` is a key's first DigitalOcean id (migration 0006): the
+    // deployment keys cached for the user hold registered keys only, and stay right.
+    const [userId, kind] = payload.split(':');
     if (!userId) return;
-    void options.cache.delete(userId).catch(options.onError ?? (() => {}));
+    if (kind !== 'registered') void options.cache.delete(userId).catch(options.onError ?? (() => {}));
     options.onChange?.(userId);
   };
   let stop: () => Promise<void>;

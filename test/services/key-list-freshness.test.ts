@@ -24,6 +24,7 @@ const keyring = createKeyring([generateMasterKey('k1')]);
 
 interface Process {
   sshKeys: SshKeyService;
+  deployKeys: TieredKeyCache;
   authz: Authz;
   lists: KeyListCache;
   hits: () => number;
@@ -38,9 +39,10 @@ async function startProcess(t: TestDatabase): Promise<Process> {
   let hits = 0;
   const lists = new KeyListCache({}, { hit: () => hits++, miss() {} });
   const listening: boolean[] = [];
+  const deployKeys = new TieredKeyCache(new MemoryKeyCache(), null);
   const bus: KeyChangeBus = await startKeyChangeBus({
     engine: own.engine,
-    cache: new TieredKeyCache(new MemoryKeyCache(), null),
+    cache: deployKeys,
     shared: null,
     onChange: (userId) => lists.invalidate(userId),
     onListening: (up) => {
@@ -58,6 +60,7 @@ async function startProcess(t: TestDatabase): Promise<Process> {
   });
   return {
     sshKeys,
+    deployKeys,
     authz,
     lists,
     hits: () => hits,
@@ -131,6 +134,25 @@ describe.each(testEngines())('the key list cache on %s', (engine: EngineName) =>
       tx.execute(sql`update user_ssh_keys set digitalocean_key_id = 777 where id = ${key.id}`),
     );
     await eventually(async () => (await b.sshKeys.getUserSSHKeys(user))[0]?.digitaloceanKeyId === 777, 5_000);
+  });
+
+  it('keeps the deployment keys cached when a key gets its first DigitalOcean id, and drops them for any other change', async () => {
+    const user = await t.createUser();
+    const { key } = await a.sshKeys.createKey(user, { name: 'one' });
+    const cached = { digitaloceanKeyIds: [1], fingerprints: ['aa'] };
+    await eventually(async () => (await names(b, user)).join() === 'one', 5_000);
+    await b.deployKeys.set(user, cached);
+    await t.authz.asService('test: record a DigitalOcean id', (tx) =>
+      tx.execute(
+        sql`update user_ssh_keys set digitalocean_key_id = 778, updated_at = now() where id = ${key.id}`,
+      ),
+    );
+    await eventually(async () => (await b.sshKeys.getUserSSHKeys(user))[0]?.digitaloceanKeyId === 778, 5_000);
+    expect(await b.deployKeys.get(user)).toEqual(cached);
+    await t.authz.asService('test: rename a key', (tx) =>
+      tx.execute(sql`update user_ssh_keys set key_name = 'renamed' where id = ${key.id}`),
+    );
+    await eventually(async () => (await b.deployKeys.get(user)) === undefined, 5_000);
   });
 });
 

@@ -14,6 +14,13 @@ LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM pg_notify('berth_key_changes', OLD.user_id::text);
+  ELSIF TG_OP = 'UPDATE' AND OLD.digitalocean_key_id IS NULL AND NEW.digitalocean_key_id IS NOT NULL
+    AND to_jsonb(OLD) - 'digitalocean_key_id' - 'updated_at'
+      = to_jsonb(NEW) - 'digitalocean_key_id' - 'updated_at' THEN
+    -- A key's first DigitalOcean id: news for the key lists, not for the deployment key
+    -- caches, which hold only registered keys and are filled by the very deploy that
+    -- registered this one (dropping its entry would make the user's next deploy cold).
+    PERFORM pg_notify('berth_key_changes', NEW.user_id::text || ':registered');
   ELSE
     PERFORM pg_notify('berth_key_changes', NEW.user_id::text);
     -- A key moved to another user (no code path does this) is a change for both.
