@@ -63,6 +63,7 @@ export class Probe {
     return {
       withUser: (userId, fn) => inner.withUser(userId, fn),
       readAsUser: (userId, statement, map) => inner.readAsUser(userId, statement, map),
+      queryAsService: (reason, statement, map) => inner.queryAsService(reason, statement, map),
       // Only the statements inside the transaction are timed: BEGIN, the role switch and
       // COMMIT are the same three round trips for both kinds of deploy, and timing them
       // would only add their noise to both sides of the difference.
@@ -103,6 +104,8 @@ export class Probe {
       readAsUser: (userId, statement, map) =>
         timed('readAsUser reads', () => inner.readAsUser(userId, statement, map)),
       asService: (reason, fn) => timed(reason, () => inner.asService(reason, fn)),
+      queryAsService: (reason, statement, map) =>
+        timed(reason, () => inner.queryAsService(reason, statement, map)),
     };
   }
 

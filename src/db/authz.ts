@@ -8,7 +8,8 @@
  *
  * `readAsUser(userId, statement)` is `withUser` for one read statement, sent with its
  * claims as a single simple-protocol query (see `script.ts`): one round trip instead of
- * four, for the reads a signed-in user makes on every page.
+ * four, for the reads a signed-in user makes on every page. `queryAsService` is the same
+ * for one service statement (the DigitalOcean rate budget, asked before every call).
  */
 import { type SQL, sql } from 'drizzle-orm';
 import type { DatabaseHandle, Tx } from './engine.ts';
@@ -21,6 +22,8 @@ export interface Authz {
   asService<T>(reason: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** One read statement as the user, in one round trip; `map` shapes each row. */
   readAsUser<T>(userId: string, statement: SQL, map: (row: Row) => T): Promise<T[]>;
+  /** One statement as the service role, in one round trip and a transaction of its own. */
+  queryAsService<T>(reason: string, statement: SQL, map: (row: Row) => T): Promise<T[]>;
 }
 
 const claimsOf = (userId: string) => {
@@ -30,6 +33,12 @@ const claimsOf = (userId: string) => {
   return JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
 };
 
+/** The reason a service transaction gives, as the database shows it (pg_stat_activity). */
+function applicationName(reason: string): string {
+  if (!reason.trim()) throw new TypeError('asService needs a reason');
+  return `berth: ${reason}`.slice(0, 63);
+}
+
 export function createAuthz(database: Pick<DatabaseHandle, 'db' | 'engine'>): Authz {
   const { db } = database;
   const runScript = scriptRunner(database.engine);
@@ -38,6 +47,13 @@ export function createAuthz(database: Pick<DatabaseHandle, 'db' | 'engine'>): Au
       const script =
         `select set_config('request.jwt.claims', ${literal(claimsOf(userId))}, true), ` +
         `set_config('role', 'authenticated', true);\n${inlineStatement(statement)}`;
+      const rows = await runScript(script);
+      return rows.map(map);
+    },
+    async queryAsService(reason, statement, map) {
+      const script =
+        `select set_config('role', 'service_role', true), ` +
+        `set_config('application_name', ${literal(applicationName(reason))}, true);\n${inlineStatement(statement)}`;
       const rows = await runScript(script);
       return rows.map(map);
     },
@@ -51,10 +67,10 @@ export function createAuthz(database: Pick<DatabaseHandle, 'db' | 'engine'>): Au
       });
     },
     async asService(reason, fn) {
-      if (!reason.trim()) throw new TypeError('asService needs a reason');
+      const name = applicationName(reason);
       return db.transaction(async (tx) => {
         await tx.execute(
-          sql`select set_config('role', 'service_role', true), set_config('application_name', ${`berth: ${reason}`.slice(0, 63)}, true)`,
+          sql`select set_config('role', 'service_role', true), set_config('application_name', ${name}, true)`,
         );
         return fn(tx);
       });

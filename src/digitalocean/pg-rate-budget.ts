@@ -92,17 +92,20 @@ export class PgRateBudget implements RateBudget {
     if (long.max <= 0 || short.max <= 0) return Promise.resolve(this.maxSleepMs);
     // Rows past the long window are never counted again; drop them now and then.
     const prune = Math.random() < 0.01;
-    // A transaction of its own: the function commits the ledger row without waiting for
-    // the disk, which must not extend to anything else.
-    return this.options.authz.asService('rate budget: take a slot', async (tx) => {
-      const [row] = rowsOf<{ granted: boolean; wait_ms: number | null }>(
-        await tx.execute(sql`select granted, wait_ms from public.berth_take_do_call(${this.tokenId}::text,
+    // A transaction of its own (the function commits the ledger row without waiting for
+    // the disk, which must not extend to anything else), sent in one round trip.
+    return this.options.authz
+      .queryAsService(
+        'rate budget: take a slot',
+        sql`select granted, wait_ms from public.berth_take_do_call(${this.tokenId}::text,
           ${priority}::text, ${this.lockKey}::bigint, ${long.windowMs}::int, ${asInt(long.max)}::int,
-          ${short.windowMs}::int, ${asInt(short.max)}::int, ${prune}::boolean)`),
-      );
-      if (!row) throw new Error('berth_take_do_call answered no row');
-      return row.granted ? 0 : Math.max(1, Math.ceil(row.wait_ms ?? 1));
-    });
+          ${short.windowMs}::int, ${asInt(short.max)}::int, ${prune}::boolean)`,
+        (row) => row as { granted: boolean; wait_ms: number | null },
+      )
+      .then(([row]) => {
+        if (!row) throw new Error('berth_take_do_call answered no row');
+        return row.granted ? 0 : Math.max(1, Math.ceil(row.wait_ms ?? 1));
+      });
   }
 }
 

@@ -98,3 +98,54 @@ describe.each(testEngines())('readAsUser on %s', (engine) => {
     );
   });
 });
+
+describe.each(testEngines())('queryAsService on %s', (engine) => {
+  let t: TestDatabase;
+  let single: DatabaseHandle;
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+    single = t.url ? await openDatabase({ kind: 'postgres', url: t.url, poolSize: 1 }) : t;
+  }, 60_000);
+
+  afterAll(async () => {
+    if (single !== t) await single.close();
+    await t?.close();
+  });
+
+  it('runs as the service role, named by its reason, and sees every user’s rows', async () => {
+    const [alice, bob] = [await t.createUser(), await t.createUser()];
+    await insertKey(t, alice, 'a');
+    await insertKey(t, bob, 'b');
+    const [who] = await t.authz.queryAsService(
+      'test: who am I',
+      sql`select current_user as role, current_setting('application_name') as app`,
+      (row) => row,
+    );
+    expect(who).toEqual({ role: 'service_role', app: 'berth: test: who am I' });
+    const owners = await t.authz.queryAsService(
+      'test: everyone',
+      sql`select distinct user_id from user_ssh_keys where user_id in (${alice}, ${bob})`,
+      (row) => row.user_id,
+    );
+    expect(owners.sort()).toEqual([alice, bob].sort());
+  });
+
+  it('leaves neither the role nor its settings on the connection it used', async () => {
+    const authz = createAuthz(single);
+    await authz.queryAsService(
+      'test: leave nothing',
+      sql`select set_config('synchronous_commit', 'off', true)`,
+      (r) => r,
+    );
+    const after = (await single.db.execute(
+      sql`select current_user as role, current_setting('synchronous_commit') as sync`,
+    )) as unknown as { rows: { role: string; sync: string }[] };
+    expect(after.rows[0]?.role).not.toBe('service_role');
+    expect(after.rows[0]?.sync).toBe('on');
+  });
+
+  it('needs a reason', async () => {
+    await expect(t.authz.queryAsService('  ', sql`select 1`, (r) => r)).rejects.toThrow(TypeError);
+  });
+});
