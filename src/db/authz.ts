@@ -14,6 +14,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { DatabaseHandle, Tx } from './engine.ts';
 import { inlineStatement, literal, type Row, scriptRunner } from './script.ts';
+import { transactionRunner } from './transaction.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -40,8 +41,8 @@ function applicationName(reason: string): string {
 }
 
 export function createAuthz(database: Pick<DatabaseHandle, 'db' | 'engine'>): Authz {
-  const { db } = database;
   const runScript = scriptRunner(database.engine);
+  const transaction = transactionRunner(database);
   return {
     async readAsUser(userId, statement, map) {
       const script =
@@ -59,21 +60,17 @@ export function createAuthz(database: Pick<DatabaseHandle, 'db' | 'engine'>): Au
     },
     async withUser(userId, fn) {
       const claims = claimsOf(userId);
-      return db.transaction(async (tx) => {
-        await tx.execute(
-          sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`,
-        );
-        return fn(tx);
-      });
+      return transaction(
+        sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`,
+        fn,
+      );
     },
     async asService(reason, fn) {
       const name = applicationName(reason);
-      return db.transaction(async (tx) => {
-        await tx.execute(
-          sql`select set_config('role', 'service_role', true), set_config('application_name', ${name}, true)`,
-        );
-        return fn(tx);
-      });
+      return transaction(
+        sql`select set_config('role', 'service_role', true), set_config('application_name', ${name}, true)`,
+        fn,
+      );
     },
   };
 }
