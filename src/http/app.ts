@@ -16,12 +16,11 @@ import { defaultHeaders } from './default-headers.ts';
 import { DOCS_CSP, DOCS_CSS, DOCS_HTML, DOCS_JS } from './docs-page.ts';
 import {
   type ClientIpResolver,
+  checkBodies,
   clientIpResolver,
   corsFor,
   DEFAULT_BODY_LIMIT_BYTES,
-  limitBody,
   requestIds,
-  requireJsonBody,
 } from './middleware.ts';
 import { createErrorHandler, problemResponse, validationHook } from './problem.ts';
 import { createRateLimiter, DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limit.ts';
@@ -62,8 +61,9 @@ export function createHttpApp(deps: HttpAppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const clientIp = deps.clientIp ?? clientIpResolver(0);
   const limiter = createRateLimiter(deps.rateLimits ?? DEFAULT_RATE_LIMITS, clientIp);
-  const cors = corsFor(deps.corsOrigins ?? []);
-  const bodyLimit = limitBody(deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES);
+  // No CORS step at all when no origin is allowed: every API request would pass through it.
+  const cors = deps.corsOrigins?.length ? [corsFor(deps.corsOrigins)] : [];
+  const bodies = checkBodies(deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES);
 
   app.onError(createErrorHandler(deps.logger));
   app.notFound((c) => problemResponse(c, 'not-found', 'There is nothing at this address.'));
@@ -71,7 +71,7 @@ export function createHttpApp(deps: HttpAppDeps): OpenAPIHono<AppEnv> {
   if (deps.observe) app.use('*', deps.observe);
   app.use('*', defaultHeaders());
   for (const prefix of ['/api/*', '/auth/*']) {
-    app.use(prefix, cors, bodyLimit, requireJsonBody());
+    app.use(prefix, ...cors, bodies);
   }
 
   app.openapi(
