@@ -10,25 +10,32 @@ import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { BerthError } from '../errors.ts';
 import type { Keyring } from './keyring.ts';
 
+const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/** What one seal draws from the CSPRNG: the data key, then its nonce, then the wrap nonce. */
+const FRESH_BYTES = KEY_BYTES + NONCE_BYTES + NONCE_BYTES;
 
 /**
  * Random bytes from the CSPRNG, drawn from a pool refilled 4 KiB at a time: each
- * `randomBytes` call costs microseconds of fixed overhead, and sealing takes three draws,
- * which made them most of its cost. Every byte is handed out once, as a copy.
+ * `randomFillSync` call costs microseconds of fixed overhead, which made the draws most of
+ * sealing's cost. `draw` hands out the offset of bytes never handed out before; the caller
+ * reads them in place and must zero them with `burn` before it returns, so that the pool
+ * holds no used key material and a byte can never be given out twice.
  */
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
-function random(n: number): Buffer {
+function draw(n: number): number {
   if (poolOffset + n > pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const out = Buffer.from(pool.subarray(poolOffset, poolOffset + n));
-  pool.fill(0, poolOffset, poolOffset + n);
+  const at = poolOffset;
   poolOffset += n;
-  return out;
+  return at;
+}
+function burn(at: number, n: number): void {
+  pool.fill(0, at, at + n);
 }
 
 export interface SealedSecret {
@@ -70,10 +77,27 @@ function aad(binding: SecretBinding, part: 'data' | 'key', keyId: string): Buffe
   return Buffer.from(`berth-vault:v1:${part}:${binding.id}:${binding.ownerId ?? '-'}:${keyId}`);
 }
 
-function seal(key: Buffer, nonce: Buffer, plaintext: Buffer, additional: Buffer): Buffer {
+/**
+ * AES-256-GCM into `out` at `offset`: the ciphertext, then the 16-byte tag. Writing into a
+ * buffer the caller sized saves the concatenations that otherwise copy every part twice.
+ */
+function sealInto(
+  key: Buffer,
+  nonce: Buffer,
+  plaintext: Buffer,
+  additional: Buffer,
+  out: Buffer,
+  offset: number,
+): void {
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(additional);
-  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  const body = cipher.update(plaintext);
+  // GCM is a stream mode: update() returns every byte and final() none, but final() must run
+  // for the tag to exist. The checks keep a surprise from ever writing a short ciphertext.
+  const rest = cipher.final();
+  if (body.length !== plaintext.length || rest.length !== 0) throw new Error('AES-GCM changed the length');
+  out.set(body, offset);
+  out.set(cipher.getAuthTag(), offset + body.length);
 }
 
 function open(key: Buffer, nonce: Buffer, sealed: Buffer, additional: Buffer): Buffer {
@@ -84,11 +108,14 @@ function open(key: Buffer, nonce: Buffer, sealed: Buffer, additional: Buffer): B
   return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
 }
 
-function wrapDataKey(keyring: Keyring, dataKey: Buffer, binding: SecretBinding) {
+/** nonce || encrypted data key || tag under the current master key, from a fresh nonce. */
+function wrapDataKey(keyring: Keyring, dataKey: Buffer, binding: SecretBinding, nonceAt: number) {
   const master = keyring.current;
-  const nonce = random(NONCE_BYTES);
-  const sealed = seal(master.key, nonce, dataKey, aad(binding, 'key', master.id));
-  return { keyId: master.id, wrappedKey: Buffer.concat([nonce, sealed]) };
+  const wrappedKey = Buffer.allocUnsafe(NONCE_BYTES + dataKey.length + TAG_BYTES);
+  pool.copy(wrappedKey, 0, nonceAt, nonceAt + NONCE_BYTES);
+  const nonce = wrappedKey.subarray(0, NONCE_BYTES);
+  sealInto(master.key, nonce, dataKey, aad(binding, 'key', master.id), wrappedKey, NONCE_BYTES);
+  return { keyId: master.id, wrappedKey };
 }
 
 function unwrapDataKey(keyring: Keyring, sealed: SealedSecret, binding: SecretBinding): Buffer {
@@ -102,11 +129,23 @@ function unwrapDataKey(keyring: Keyring, sealed: SealedSecret, binding: SecretBi
   }
 }
 
+/**
+ * Seals one secret. The data key is used where it was drawn, inside the random pool, and
+ * zeroed there as soon as both seals are done, so no buffer in the process keeps it after
+ * this call (OpenSSL clears its own copy when the cipher is freed).
+ */
 export function sealSecret(keyring: Keyring, binding: SecretBinding, plaintext: Buffer): SealedSecret {
-  const dataKey = random(32);
-  const nonce = random(NONCE_BYTES);
-  const ciphertext = seal(dataKey, nonce, plaintext, aad(binding, 'data', ''));
-  return { ...wrapDataKey(keyring, dataKey, binding), nonce, ciphertext };
+  const at = draw(FRESH_BYTES);
+  try {
+    const dataKey = pool.subarray(at, at + KEY_BYTES);
+    const nonce = Buffer.from(pool.subarray(at + KEY_BYTES, at + KEY_BYTES + NONCE_BYTES));
+    const ciphertext = Buffer.allocUnsafe(plaintext.length + TAG_BYTES);
+    sealInto(dataKey, nonce, plaintext, aad(binding, 'data', ''), ciphertext, 0);
+    const { keyId, wrappedKey } = wrapDataKey(keyring, dataKey, binding, at + KEY_BYTES + NONCE_BYTES);
+    return { keyId, wrappedKey, nonce, ciphertext };
+  } finally {
+    burn(at, FRESH_BYTES);
+  }
 }
 
 export function openSecret(keyring: Keyring, binding: SecretBinding, sealed: SealedSecret): Buffer {
@@ -127,9 +166,11 @@ export function openSecret(keyring: Keyring, binding: SecretBinding, sealed: Sea
 export function rewrapSecret(keyring: Keyring, binding: SecretBinding, sealed: SealedSecret): SealedSecret {
   if (sealed.keyId === keyring.current.id) return sealed;
   const dataKey = unwrapDataKey(keyring, sealed, binding);
+  const nonceAt = draw(NONCE_BYTES);
   try {
-    return { ...sealed, ...wrapDataKey(keyring, dataKey, binding) };
+    return { ...sealed, ...wrapDataKey(keyring, dataKey, binding, nonceAt) };
   } finally {
+    burn(nonceAt, NONCE_BYTES);
     dataKey.fill(0);
   }
 }
