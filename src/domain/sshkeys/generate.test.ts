@@ -178,6 +178,29 @@ describe('generateKeyPair', () => {
     expect(sshKeygen('-y', '-f', file)).toBe(pair.publicKey);
   });
 
+  it('writes files ssh-keygen reads for every amount of padding the comment leaves', () => {
+    // Comments of 0 to 8 bytes (one of them multi-byte) cover all eight padding lengths.
+    const comments = ['', 'a', 'ab', 'abc', 'é@b', 'abcde', 'abcdef', 'abcdefg', 'abcdefgh'];
+    const paddings = new Set<number>();
+    for (const [i, comment] of comments.entries()) {
+      const pair = generateKeyPair({ comment });
+      const { section } = openPrivateKey(pair.privateKey);
+      // check ints, key type, public key, 64-byte secret, comment: the rest is padding.
+      const reader = new WireReader(section);
+      reader.uint32();
+      reader.uint32();
+      reader.ascii();
+      reader.string();
+      reader.string();
+      expect(reader.string().toString('utf8')).toBe(comment);
+      paddings.add(reader.remaining);
+      const file = join(dir, `padding-${i}`);
+      writeFileSync(file, pair.privateKey, { mode: 0o600 });
+      expect(sshKeygen('-y', '-f', file)).toBe(pair.publicKey);
+    }
+    expect([...paddings].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('refuses a comment with control characters', () => {
     expect(() => generateKeyPair({ comment: 'a\nb' })).toThrow(InvalidInputError);
     expect(() => generateKeyPair({ comment: 'a\u0085b' })).toThrow(/control characters/);

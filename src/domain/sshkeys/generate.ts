@@ -5,8 +5,8 @@
  * is used. Keys come out of node:crypto as JWK, because Node encodes JWK several times faster
  * than DER and generation speed matters when keys are made in bulk.
  *
- * The JWK is requested through `privateKeyEncoding` rather than by exporting the returned
- * KeyObject: in Node 20 exporting a freshly generated KeyObject can deadlock the thread when
+ * The JWK is requested through the key encodings rather than by exporting the returned
+ * KeyObjects: in Node 20 exporting a freshly generated KeyObject can deadlock the thread when
  * a garbage collection during the export finalises the key generation job, whose destructor
  * takes the same key mutex the export holds. Encoding inside the job avoids that window.
  */
@@ -54,7 +54,21 @@ interface EncodedKey {
   bits: number;
 }
 
-const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
+// Everything before the public key in an unencrypted openssh-key-v1 file: magic, cipher
+// "none", KDF "none", empty KDF options, one key. Written once, copied into every file.
+const HEADER = new WireWriter(15 + 8 + 8 + 4 + 4)
+  .raw(Buffer.from('openssh-key-v1\0', 'latin1'))
+  .ascii('none')
+  .ascii('none')
+  .uint32(0)
+  .uint32(1)
+  .finish();
+// An ed25519 public blob up to the key bytes: the type name and the key's length.
+const ED25519_TYPE = 'ssh-ed25519';
+const ED25519_BLOB_PREFIX = new WireWriter(4 + ED25519_TYPE.length + 4)
+  .ascii(ED25519_TYPE)
+  .uint32(32)
+  .finish();
 const PEM_BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----\n';
 const PEM_END = '-----END OPENSSH PRIVATE KEY-----\n';
 const PEM_COLUMNS = 70;
@@ -107,8 +121,10 @@ function b64url(value: string | undefined): Buffer {
   return Buffer.from(value, 'base64url');
 }
 
-// Only the private key is encoded: its JWK carries the public components as well.
-const JWK_PRIVATE = { privateKeyEncoding: { format: 'jwk' } } as const;
+// The private JWK carries the public components as well, so only it is read. The public key
+// is encoded too because otherwise Node wraps it in a KeyObject, a native handle whose
+// creation and garbage collection cost more than the small JWK export.
+const JWK_PAIR = { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } } as const;
 
 // @types/node has no overload for JWK output, so the call is typed here, once.
 const generateJwkPair = generateKeyPairSync as unknown as (
@@ -117,23 +133,25 @@ const generateJwkPair = generateKeyPairSync as unknown as (
 ) => { privateKey: JsonWebKey };
 
 function generateEd25519(): EncodedKey {
-  const jwk = generateJwkPair('ed25519', JWK_PRIVATE).privateKey;
-  const pub = b64url(jwk.x);
-  const seed = b64url(jwk.d);
-  const type = 'ssh-ed25519';
-  const publicBlob = new WireWriter(4 + type.length + 4 + 32).ascii(type).string(pub).finish();
+  const jwk = generateJwkPair('ed25519', JWK_PAIR).privateKey;
+  // The key bytes are decoded from the JWK straight into the wire buffers.
+  const publicBlob = new WireWriter(ED25519_BLOB_PREFIX.length + 32)
+    .raw(ED25519_BLOB_PREFIX)
+    .base64url(jwk.x, 32)
+    .finish();
+  const pub = publicBlob.subarray(publicBlob.length - 32);
   // OpenSSH keeps the 64-byte "secret key" of the reference implementation: seed then public.
   const privatePart = new WireWriter(publicBlob.length + 4 + 64)
     .raw(publicBlob)
     .uint32(64)
-    .raw(seed)
+    .base64url(jwk.d, 32)
     .raw(pub)
     .finish();
-  return { type, publicBlob, privatePart, bits: 256 };
+  return { type: ED25519_TYPE, publicBlob, privatePart, bits: 256 };
 }
 
 function generateRsa(modulusLength: RsaKeyBits): EncodedKey {
-  const jwk = generateJwkPair('rsa', { modulusLength, publicExponent: 65537, ...JWK_PRIVATE }).privateKey;
+  const jwk = generateJwkPair('rsa', { modulusLength, publicExponent: 65537, ...JWK_PAIR }).privateKey;
   const [n, e, d, p, q, qi] = [jwk.n, jwk.e, jwk.d, jwk.p, jwk.q, jwk.qi].map(b64url) as [
     Buffer,
     Buffer,
@@ -159,7 +177,7 @@ function generateRsa(modulusLength: RsaKeyBits): EncodedKey {
 }
 
 function generateEcdsaP256(): EncodedKey {
-  const jwk = generateJwkPair('ec', { namedCurve: 'P-256', ...JWK_PRIVATE }).privateKey;
+  const jwk = generateJwkPair('ec', { namedCurve: 'P-256', ...JWK_PAIR }).privateKey;
   const point = Buffer.concat([Buffer.of(4), b64url(jwk.x), b64url(jwk.y)]);
   const d = b64url(jwk.d);
   const type = 'ecdsa-sha2-nistp256';
@@ -178,22 +196,18 @@ function generateEcdsaP256(): EncodedKey {
 
 /** The openssh-key-v1 container around one unencrypted key, armoured as PEM. */
 function encodePrivateKey(key: EncodedKey, comment: string): string {
-  const commentBytes = Buffer.from(comment, 'utf8');
-  const unpadded = 8 + key.privatePart.length + 4 + commentBytes.length;
+  const commentLength = Buffer.byteLength(comment, 'utf8');
+  const unpadded = 8 + key.privatePart.length + 4 + commentLength;
   const padding = (BLOCK_SIZE - (unpadded % BLOCK_SIZE)) % BLOCK_SIZE;
   const sectionLength = unpadded + padding;
-  const out = new WireWriter(MAGIC.length + 8 + 8 + 4 + 4 + 4 + key.publicBlob.length + 4 + sectionLength)
-    .raw(MAGIC)
-    .ascii('none')
-    .ascii('none')
-    .uint32(0)
-    .uint32(1)
+  const out = new WireWriter(HEADER.length + 4 + key.publicBlob.length + 4 + sectionLength)
+    .raw(HEADER)
     .string(key.publicBlob)
     .uint32(sectionLength);
   // Two equal random check ints let a decrypting reader detect a wrong passphrase. randomInt
   // draws from Node's cached CSPRNG bytes, several times cheaper than a 4-byte randomFill.
   const check = randomInt(0x1_0000_0000);
-  out.uint32(check).uint32(check).raw(key.privatePart).string(commentBytes);
+  out.uint32(check).uint32(check).raw(key.privatePart).utf8(comment, commentLength);
   for (let i = 1; i <= padding; i++) out.buf[out.offset++] = i;
   const base64 = out.finish().toString('base64');
   let pem = PEM_BEGIN;

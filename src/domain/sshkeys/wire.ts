@@ -65,6 +65,32 @@ export class WireWriter {
     return this.uint32(bytes.length).raw(bytes);
   }
 
+  /** A length-prefixed UTF-8 string (a key comment) whose byte length the caller measured. */
+  utf8(text: string, byteLength: number): this {
+    this.uint32(byteLength);
+    if (this.buf.write(text, this.offset, byteLength, 'utf8') !== byteLength) {
+      throw new Error('wire text length mismatch');
+    }
+    this.offset += byteLength;
+    return this;
+  }
+
+  /**
+   * Bytes given as unpadded base64url (a JWK member), decoded straight into place. They must
+   * decode to exactly `length` bytes: Node's decoder skips stray characters instead of failing,
+   * so the text length is checked as well as the count of bytes written.
+   */
+  base64url(text: string | undefined, length: number): this {
+    if (text === undefined || text.length !== Math.ceil((length * 4) / 3)) {
+      throw new Error('JWK export has a missing or malformed key component');
+    }
+    if (this.buf.write(text, this.offset, length, 'base64url') !== length) {
+      throw new Error('JWK export has a malformed key component');
+    }
+    this.offset += length;
+    return this;
+  }
+
   /** A non-negative integer from its big-endian magnitude, minimal and sign-safe. */
   mpint(magnitude: Buffer): this {
     const start = firstNonZero(magnitude);
