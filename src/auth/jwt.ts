@@ -30,6 +30,8 @@ export interface AuthUser {
 
 export interface TokenVerifier {
   verify(token: string): Promise<AuthUser>;
+  /** The user of a token already verified and still unexpired, without waiting; else undefined. */
+  known?(token: string): AuthUser | undefined;
 }
 
 export interface TokenVerifierOptions {

@@ -70,4 +70,16 @@ describe('cacheVerifiedTokens', () => {
     for (const t of ['a', 'b', 'c', 'a']) await cached.verify(t);
     expect(calls).toEqual(['a', 'b', 'c', 'a']);
   });
+
+  it('knows a verified token at once, and no other, and none once expired', async () => {
+    let clock = 1_000_000;
+    const { verifier } = countingVerifier(() => user(2_000));
+    const cached = cacheVerifiedTokens(verifier, { now: () => clock });
+    expect(cached.known?.('t1')).toBeUndefined();
+    await cached.verify('t1');
+    expect(cached.known?.('t1')).toEqual(user(2_000));
+    expect(cached.known?.('t2')).toBeUndefined();
+    clock = 2_000_000;
+    expect(cached.known?.('t1')).toBeUndefined();
+  });
 });

@@ -24,14 +24,20 @@ export function cacheVerifiedTokens(
 ): TokenVerifier {
   const now = options.now ?? Date.now;
   const verified = new LRUCache<string, AuthUser>({ max: options.max ?? 10_000 });
+  const known = (token: string) => {
+    const user = verified.get(token);
+    if (user && now() < user.expiresAt * 1000) return user;
+    if (user) verified.delete(token);
+    return undefined;
+  };
   return {
+    known,
     async verify(token) {
-      const known = verified.get(token);
-      if (known && now() < known.expiresAt * 1000) return known;
-      if (known) verified.delete(token);
-      const user = await verifier.verify(token);
-      if (now() < user.expiresAt * 1000) verified.set(token, user);
-      return user;
+      const user = known(token);
+      if (user) return user;
+      const fresh = await verifier.verify(token);
+      if (now() < fresh.expiresAt * 1000) verified.set(token, fresh);
+      return fresh;
     },
   };
 }

@@ -20,14 +20,14 @@ const SANE_REQUEST_ID = /^[\w\-=]{1,128}$/;
  * `x-request-id` in and out: the caller's if it is a sane token, else a fresh UUID. Like
  * the default headers, it goes straight onto the Node response when there is one.
  */
-export const requestIds = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+export const requestIds = (): MiddlewareHandler<AppEnv> => (c, next) => {
   const given = c.req.header('x-request-id');
   const id = given && SANE_REQUEST_ID.test(given) ? given : randomUUID();
   c.set('requestId', id);
   const outgoing = nodeResponse(c);
   if (outgoing) outgoing.setHeader('x-request-id', id);
   else c.header('x-request-id', id);
-  await next();
+  return next();
 };
 
 export const limitBody = (maxBytes: number): MiddlewareHandler<AppEnv> => {
