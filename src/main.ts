@@ -119,8 +119,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       onChange: (userId) => keyLists.invalidate(userId),
       onListening: (listening) => {
         observers.keyChangesHeard(listening);
-        if (listening) keyLists.resume();
-        else keyLists.suspend();
+        keyLists.listening(listening);
         if (listening) logger.info('key changes are heard again: the key list cache is back on');
         else logger.warn('key changes cannot be heard (LISTEN lost): the key list cache is off until then');
       },

@@ -74,6 +74,12 @@ export class KeyListCache {
     this.lru.clear();
   }
 
+  /** The key-change bus's `onListening`: off while it cannot hear, on once it can. */
+  listening(heard: boolean): void {
+    if (heard) this.resume();
+    else this.suspend();
+  }
+
   /**
    * Changes are heard of again. A load that began before this may have read the
    * database before a change whose notice was lost, so it must not store: the counter

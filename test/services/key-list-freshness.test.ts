@@ -47,8 +47,7 @@ async function startProcess(t: TestDatabase): Promise<Process> {
     onChange: (userId) => lists.invalidate(userId),
     onListening: (up) => {
       listening.push(up);
-      if (up) lists.resume();
-      else lists.suspend();
+      lists.listening(up);
     },
   });
   const sshKeys = new SshKeyService({
