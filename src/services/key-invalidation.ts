@@ -1,14 +1,13 @@
 /**
  * The key-change bus: when a user's keys change, every berth process drops its cached
- * deployment keys for that user. Changes are published with PostgreSQL's NOTIFY inside
- * the changing transaction, so the message goes out exactly when the change commits (and
- * not at all if it rolls back), and every process LISTENs on the same database. If the
- * shared cache layer cannot drop the entry, the publish throws and the change is rolled
- * back: a delete that returned is a delete every process will honour. A trigger on
- * `user_ssh_keys` (migration 0006) sends the same notice for every change made any other
- * way, so the processes' key list caches hear of those too.
+ * deployment keys and key list for that user. A trigger on `user_ssh_keys` (migration
+ * 0006) sends a NOTIFY for every change, whoever makes it, inside the changing
+ * transaction, so the message goes out exactly when the change commits (and not at all
+ * if it rolls back), and every process LISTENs on the same database. The key service
+ * also publishes its changes here, which drops the shared (Redis) entry inside the
+ * transaction: if that cannot be done, the publish throws and the change is rolled back,
+ * so a delete that returned is a delete every process will honour.
  */
-import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import type { EngineClient, Tx } from '../db/engine.ts';
 import type { KeyCache } from './key-cache.ts';
@@ -54,9 +53,11 @@ export async function startKeyChangeBus(options: KeyChangeBusOptions): Promise<K
     stop = await listenOnServer(options.engine.url, onMessage, options.onError, options.onListening);
   }
   return {
-    async publish(userId, tx) {
+    // The NOTIFY itself comes from the trigger on `user_ssh_keys` (migration 0006), which
+    // every change published here makes in the same transaction: sending it here too
+    // would cost the change a round trip for a notice PostgreSQL folds into the other.
+    async publish(userId, _tx) {
       await options.shared?.delete(userId);
-      await tx.execute(sql`select pg_notify(${KEY_CHANGES_CHANNEL}, ${userId})`);
     },
     close: () => stop(),
   };
