@@ -7,7 +7,7 @@
  * created, nothing else: no passwords, no keys added to the account later.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type Server } from 'ssh2';
 import { handleSession } from './session.ts';
 
@@ -48,10 +48,22 @@ export function createSshHost(options: SshHostOptions): SshHost {
   const running = new Map<number, Running>();
   let port = options.port;
   let probing: Promise<number> | undefined;
+  // The probe keeps listening until a droplet takes its address over: a port freed at
+  // once after probing could be handed to another emulator's probe (another test worker),
+  // and both would then put their first droplet on the same address and port.
+  let reservation: NetServer | undefined;
+  const release = async () => {
+    const held = reservation;
+    reservation = undefined;
+    if (held) await new Promise<void>((resolve) => held.close(() => resolve()));
+  };
 
   const ready = async (): Promise<number> => {
     if (port !== 0) return port;
-    probing ??= probeFreePort(options.probeAddress);
+    probing ??= reserveFreePort(options.probeAddress).then((reserved) => {
+      reservation = reserved.server;
+      return reserved.port;
+    });
     port = await probing;
     return port;
   };
@@ -72,6 +84,7 @@ export function createSshHost(options: SshHostOptions): SshHost {
     async start(target) {
       if (running.has(target.id)) return;
       const listenPort = await ready();
+      if (target.address === options.probeAddress) await release();
       const entry: Running = {
         server: undefined as unknown as Server,
         connections: new Set(),
@@ -107,6 +120,7 @@ export function createSshHost(options: SshHostOptions): SshHost {
     stop,
     async close() {
       await Promise.all([...running.keys()].map((id) => stop(id)));
+      await release();
     },
   };
 }
@@ -140,14 +154,17 @@ export function disabledSshHost(port: number): SshHost {
   };
 }
 
-async function probeFreePort(address: string): Promise<number> {
-  const probe = createNetServer();
+/** A free port on `address`, held by a listening server until the caller closes it. */
+async function reserveFreePort(address: string): Promise<{ port: number; server: NetServer }> {
+  const server = createNetServer();
   await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen(0, address, () => resolve());
+    server.once('error', reject);
+    server.listen(0, address, () => resolve());
   });
-  const info = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  if (!info || typeof info === 'string') throw new Error('could not find a free port for the SSH host');
-  return info.port;
+  const info = server.address();
+  if (!info || typeof info === 'string') {
+    server.close();
+    throw new Error('could not find a free port for the SSH host');
+  }
+  return { port: info.port, server };
 }
