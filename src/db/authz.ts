@@ -13,7 +13,7 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import type { DatabaseHandle, Tx } from './engine.ts';
-import { inlineStatement, literal, type Row, scriptRunner } from './script.ts';
+import { inlineStatement, type Row, scriptRunner } from './script.ts';
 import { transactionRunner } from './transaction.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,50 +27,36 @@ export interface Authz {
   queryAsService<T>(reason: string, statement: SQL, map: (row: Row) => T): Promise<T[]>;
 }
 
-const claimsOf = (userId: string) => {
+/** What a user's statements run under: their claims, as Supabase sets them, and the role. */
+function asUser(userId: string): SQL {
   // A malformed id would reach auth.uid()'s uuid cast and fail there with database
   // text; refusing it here keeps the error typed and the query never sent.
   if (!UUID.test(userId)) throw new TypeError('withUser needs a user id that is a UUID');
-  return JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
-};
+  const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
+  return sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
+}
 
-/** The reason a service transaction gives, as the database shows it (pg_stat_activity). */
-function applicationName(reason: string): string {
+/** What a service statement runs under: the service role, and its reason as the database shows it. */
+function asServiceRole(reason: string): SQL {
   if (!reason.trim()) throw new TypeError('asService needs a reason');
-  return `berth: ${reason}`.slice(0, 63);
+  const name = `berth: ${reason}`.slice(0, 63);
+  return sql`select set_config('role', 'service_role', true), set_config('application_name', ${name}, true)`;
 }
 
 export function createAuthz(database: Pick<DatabaseHandle, 'db' | 'engine'>): Authz {
   const runScript = scriptRunner(database.engine);
   const transaction = transactionRunner(database);
+  // The settings and the statement as one simple-protocol query: one implicit
+  // transaction, so the settings last exactly to its end.
+  const oneTrip = async <T>(settings: SQL, statement: SQL, map: (row: Row) => T) => {
+    const rows = await runScript(`${inlineStatement(settings)};\n${inlineStatement(statement)}`);
+    return rows.map(map);
+  };
+  // Async, so that a bad user id or an empty reason is a rejection like any other failure.
   return {
-    async readAsUser(userId, statement, map) {
-      const script =
-        `select set_config('request.jwt.claims', ${literal(claimsOf(userId))}, true), ` +
-        `set_config('role', 'authenticated', true);\n${inlineStatement(statement)}`;
-      const rows = await runScript(script);
-      return rows.map(map);
-    },
-    async queryAsService(reason, statement, map) {
-      const script =
-        `select set_config('role', 'service_role', true), ` +
-        `set_config('application_name', ${literal(applicationName(reason))}, true);\n${inlineStatement(statement)}`;
-      const rows = await runScript(script);
-      return rows.map(map);
-    },
-    async withUser(userId, fn) {
-      const claims = claimsOf(userId);
-      return transaction(
-        sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`,
-        fn,
-      );
-    },
-    async asService(reason, fn) {
-      const name = applicationName(reason);
-      return transaction(
-        sql`select set_config('role', 'service_role', true), set_config('application_name', ${name}, true)`,
-        fn,
-      );
-    },
+    readAsUser: async (userId, statement, map) => oneTrip(asUser(userId), statement, map),
+    queryAsService: async (reason, statement, map) => oneTrip(asServiceRole(reason), statement, map),
+    withUser: async (userId, fn) => transaction(asUser(userId), fn),
+    asService: async (reason, fn) => transaction(asServiceRole(reason), fn),
   };
 }

@@ -52,7 +52,10 @@ export function inlineStatement(statement: SQL): string {
   return query.sql;
 }
 
-/** A string as a SQL literal that means the same under any `standard_conforming_strings`. */
+/**
+ * A string as a SQL literal that means the same under any `standard_conforming_strings`,
+ * for text sent without parameters (scripts, and pg-boss's queue creation).
+ */
 export function literal(value: string): string {
   return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }

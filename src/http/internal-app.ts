@@ -13,7 +13,7 @@ import type { UserRegistration } from '../auth/embedded-idp.ts';
 import { InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EnvironmentService } from '../services/contracts.ts';
-import { DEFAULT_BODY_LIMIT_BYTES, limitBody, requestIds, requireJsonBody } from './middleware.ts';
+import { checkBodies, DEFAULT_BODY_LIMIT_BYTES, requestIds } from './middleware.ts';
 import { createErrorHandler, NotAvailableYetError, problemResponse, validationHook } from './problem.ts';
 import { EnvironmentSchema, problems, toEnvironment } from './schemas.ts';
 import type { AppEnv } from './types.ts';
@@ -71,7 +71,7 @@ export function createInternalApp(deps: InternalAppDeps): OpenAPIHono<AppEnv> {
   app.notFound((c) => problemResponse(c, 'not-found', 'There is nothing at this address.'));
   app.use('*', requestIds());
   if (deps.observe) app.use('*', deps.observe);
-  app.use('*', limitBody(deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES), requireJsonBody());
+  app.use('*', checkBodies(deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES));
   app.use('*', requireSecret(deps.secret, deps.selfAuthenticatedPaths));
   const environments = () => {
     if (!deps.environments) throw new NotAvailableYetError('Tool environments');

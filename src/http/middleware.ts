@@ -30,21 +30,18 @@ export const requestIds = (): MiddlewareHandler<AppEnv> => (c, next) => {
   return next();
 };
 
-export const limitBody = (maxBytes: number): MiddlewareHandler<AppEnv> => {
-  const limit = bodyLimit({
+const limitBody = (maxBytes: number): MiddlewareHandler<AppEnv> =>
+  bodyLimit({
     maxSize: maxBytes,
     onError: (c) =>
       problemResponse(c, 'payload-too-large', `The request body is larger than ${maxBytes} bytes.`),
   });
-  // A GET or HEAD request has no body to limit, and asking for it makes the Node adapter
-  // build a whole fetch Request (with its AbortController), which would cost every read
-  // more than its route does.
-  return (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next));
-};
 
 /**
  * The body checks together, the size limit first: one step in front of the routes, which
- * a request without a body (every read) passes at once.
+ * a request without a body (every read) passes at once. Asking a GET for its body would
+ * make the Node adapter build a whole fetch Request (with its AbortController), which
+ * costs a read more than its route does.
  */
 export const checkBodies = (maxBytes: number): MiddlewareHandler<AppEnv> => {
   const limit = limitBody(maxBytes);
@@ -62,7 +59,7 @@ const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;
  * A request with a body must send it as JSON: berth's routes read nothing else. A body
  * sent without any content type is refused too; a request without a body passes.
  */
-export const requireJsonBody = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+const requireJsonBody = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   const method = c.req.method;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
     const type = c.req.header('content-type');

@@ -10,6 +10,7 @@
  */
 import PgBoss from 'pg-boss';
 import type { EngineClient, Tx } from '../db/engine.ts';
+import { literal } from '../db/script.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { type OwnedBossDb, pgliteBossDb, postgresBossDb, transactionBossDb } from './boss-db.ts';
@@ -304,10 +305,6 @@ export class JobQueue {
       },
     };
   }
-}
-
-function literal(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }
 
 function toBossOptions(options: SendOptions): PgBoss.SendOptions {

@@ -5,7 +5,6 @@
  * the reports become Prometheus series, so the domain code never imports prom-client.
  */
 
-import type { Counter, Histogram } from 'prom-client';
 import type { TransportObserver } from '../digitalocean/client/index.ts';
 import type { JobObserver } from '../jobs/runner.ts';
 import type { DeployKeyObserver } from '../services/deployment-keys.ts';
@@ -96,26 +95,11 @@ export function createObservers(metrics: Metrics): Observers {
     vault: {
       operation: (operation, outcome) => metrics.vaultOperations.inc({ operation, outcome }),
     },
-    http: (listener) => {
-      // Each request would otherwise hash its label objects into series keys twice; the
-      // series a (method, route, status) names is looked up once and kept. Routes are
-      // patterns, so the map stays as small as the API.
-      const series = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<string> }>();
-      return {
-        request({ method, route, status, seconds }) {
-          const key = `${method} ${route} ${status}`;
-          let s = series.get(key);
-          if (!s) {
-            s = {
-              count: metrics.httpRequests.labels({ listener, method, route, status: String(status) }),
-              latency: metrics.httpDuration.labels({ listener, method, route }),
-            };
-            series.set(key, s);
-          }
-          s.count.inc();
-          s.latency.observe(seconds);
-        },
-      };
-    },
+    http: (listener) => ({
+      request({ method, route, status, seconds }) {
+        metrics.httpRequests.inc({ listener, method, route, status: String(status) });
+        metrics.httpDuration.observe({ listener, method, route }, seconds);
+      },
+    }),
   };
 }

@@ -4,7 +4,7 @@
  * the database's policies do. Rows leave as `UserSshKey`, a shape with no secret id
  * and no private material, so nothing above can leak what it never received.
  */
-import { and, asc, eq, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/engine.ts';
 import { userSshKeys } from '../db/schema.ts';
 
@@ -81,17 +81,17 @@ export async function insertKey(tx: Executor, row: NewSshKeyRow): Promise<UserSs
   return inserted[0] ?? null;
 }
 
-export function listKeys(tx: Executor, userId: string): Promise<UserSshKey[]> {
-  return tx
-    .select(publicColumns)
-    .from(userSshKeys)
-    .where(eq(userSshKeys.userId, userId))
-    .orderBy(asc(userSshKeys.createdAt), asc(userSshKeys.id));
+/** A user's keys, oldest first: `listKeysStatement` run inside a transaction. */
+export async function listKeys(tx: Executor, userId: string): Promise<UserSshKey[]> {
+  const result = (await tx.execute(listKeysStatement(userId))) as unknown as {
+    rows: Record<string, unknown>[];
+  };
+  return result.rows.map(keyFromRow);
 }
 
 /**
- * `listKeys` as one statement for `Authz.readAsUser`: the same columns under their
- * field names, so `keyFromRow` reads them back without drizzle's row mapping.
+ * The statement behind `listKeys`, also sent alone through `Authz.readAsUser`: the public
+ * columns under their field names, so `keyFromRow` reads them back on either path.
  */
 export function listKeysStatement(userId: string): SQL {
   return sql`select ${publicSelect} from ${userSshKeys} where ${eq(userSshKeys.userId, userId)}
