@@ -64,6 +64,8 @@ export class Probe {
       withUser: (userId, fn) => inner.withUser(userId, fn),
       readAsUser: (userId, statement, map) => inner.readAsUser(userId, statement, map),
       queryAsService: (reason, statement, map) => inner.queryAsService(reason, statement, map),
+      scriptAsUser: (userId, statements) => inner.scriptAsUser(userId, statements),
+      scriptAsService: (reason, statements) => inner.scriptAsService(reason, statements),
       // Only the statements inside the transaction are timed: BEGIN, the role switch and
       // COMMIT are the same three round trips for both kinds of deploy, and timing them
       // would only add their noise to both sides of the difference.
@@ -106,6 +108,9 @@ export class Probe {
       asService: (reason, fn) => timed(reason, () => inner.asService(reason, fn)),
       queryAsService: (reason, statement, map) =>
         timed(reason, () => inner.queryAsService(reason, statement, map)),
+      scriptAsUser: (userId, statements) =>
+        timed('scriptAsUser scripts', () => inner.scriptAsUser(userId, statements)),
+      scriptAsService: (reason, statements) => timed(reason, () => inner.scriptAsService(reason, statements)),
     };
   }
 

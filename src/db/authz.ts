@@ -10,10 +10,14 @@
  * claims as a single simple-protocol query (see `script.ts`): one round trip instead of
  * four, for the reads a signed-in user makes on every page. `queryAsService` is the same
  * for one service statement (the DigitalOcean rate budget, asked before every call).
+ * `scriptAsUser` and `scriptAsService` send several statements the same way: one
+ * transaction that commits in the round trip that carries it, or rolls back whole. Its
+ * statements cannot branch on each other's results in JavaScript, only in SQL; the cold
+ * deploy's writes are written so (see `store/ssh-keys.ts`).
  */
 import { type SQL, sql } from 'drizzle-orm';
 import type { DatabaseHandle, Tx } from './engine.ts';
-import { inlineStatement, type Row, scriptRunner } from './script.ts';
+import { type Row, scriptRunner } from './script.ts';
 import { transactionRunner } from './transaction.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -25,6 +29,10 @@ export interface Authz {
   readAsUser<T>(userId: string, statement: SQL, map: (row: Row) => T): Promise<T[]>;
   /** One statement as the service role, in one round trip and a transaction of its own. */
   queryAsService<T>(reason: string, statement: SQL, map: (row: Row) => T): Promise<T[]>;
+  /** Statements as the user, as one transaction in one round trip; the rows of each. */
+  scriptAsUser(userId: string, statements: SQL[]): Promise<Row[][]>;
+  /** Statements as the service role, as one transaction in one round trip; the rows of each. */
+  scriptAsService(reason: string, statements: SQL[]): Promise<Row[][]>;
 }
 
 /** What a user's statements run under: their claims, as Supabase sets them, and the role. */
@@ -46,16 +54,20 @@ function asServiceRole(reason: string): SQL {
 export function createAuthz(database: Pick<DatabaseHandle, 'db' | 'engine'>): Authz {
   const runScript = scriptRunner(database.engine);
   const transaction = transactionRunner(database);
-  // The settings and the statement as one simple-protocol query: one implicit
+  // The settings and the statements as one simple-protocol query: one implicit
   // transaction, so the settings last exactly to its end.
+  const script = async (settings: SQL, statements: SQL[]) =>
+    (await runScript([settings, ...statements])).slice(1);
   const oneTrip = async <T>(settings: SQL, statement: SQL, map: (row: Row) => T) => {
-    const rows = await runScript(`${inlineStatement(settings)};\n${inlineStatement(statement)}`);
+    const [rows = []] = await script(settings, [statement]);
     return rows.map(map);
   };
   // Async, so that a bad user id or an empty reason is a rejection like any other failure.
   return {
     readAsUser: async (userId, statement, map) => oneTrip(asUser(userId), statement, map),
     queryAsService: async (reason, statement, map) => oneTrip(asServiceRole(reason), statement, map),
+    scriptAsUser: async (userId, statements) => script(asUser(userId), statements),
+    scriptAsService: async (reason, statements) => script(asServiceRole(reason), statements),
     withUser: async (userId, fn) => transaction(asUser(userId), fn),
     asService: async (reason, fn) => transaction(asServiceRole(reason), fn),
   };

@@ -6,16 +6,18 @@
  * process, concurrent registrations of the same key share one flight of calls.
  *
  * A registration is recorded (the key's DigitalOcean id and its audit row) in one
- * transaction after DigitalOcean answered. A caller's own last step (onboarding's
- * `ready`) can commit in that same transaction. A crash before it commits leaves the key
+ * script after DigitalOcean answered: one transaction, one round trip. A caller's own
+ * last step (onboarding's `ready`) can commit in that same script. A crash before it commits leaves the key
  * on DigitalOcean with no id recorded, which the next registration finds ("already in
  * use", then the lookup) and records.
  */
+import type { SQL } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
 import type { Authz } from '../db/authz.ts';
-import type { Tx } from '../db/engine.ts';
+import { commitWithoutWaiting } from '../db/script.ts';
 import { BerthError } from '../domain/errors.ts';
-import { writeAudit } from '../store/audit.ts';
-import { setDigitalOceanKeyId, type UserSshKey } from '../store/ssh-keys.ts';
+import { auditStatement } from '../store/audit.ts';
+import { setDigitalOceanKeyIdStatement, type UserSshKey } from '../store/ssh-keys.ts';
 import type { OperationContext } from './ssh-key-service.ts';
 
 export type Priority = 'deploy' | 'background';
@@ -34,19 +36,26 @@ export interface RegisteredKey {
   fingerprintMd5: string;
 }
 
-/** Work that must follow every key's registration, run as berth's service. */
-export type AfterRegistration = (tx: Tx) => Promise<void>;
+/** A statement that must follow every key's registration, run as berth's service. */
+export type AfterRegistration = SQL;
 
 export class KeyRegistrar {
   private readonly inFlight = new Map<string, Promise<number>>();
+  /**
+   * Keys this process registered lately, by key id. A caller that read its keys just
+   * before a registration's record committed still holds the key as unregistered, and
+   * would otherwise ask DigitalOcean again once the flight it could have joined is over.
+   * A key's id on DigitalOcean never changes, so an entry cannot go stale.
+   */
+  private readonly recent = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(private readonly deps: { authz: Authz; registry: SshKeyRegistry }) {}
 
   /**
    * Registers every key not yet on DigitalOcean and returns all of them with their ids.
-   * `after` runs once every key is registered, in the transaction that records the
+   * `after` runs once every key is registered, in the script that records the
    * registration when this call makes exactly one (a first deploy's: one transaction
-   * instead of two), else in a transaction of its own.
+   * instead of two), else on its own.
    */
   async registerAll(
     userId: string,
@@ -55,22 +64,22 @@ export class KeyRegistrar {
     ctx: OperationContext = {},
     after?: AfterRegistration,
   ): Promise<RegisteredKey[]> {
-    const pending = keys.filter((key) => key.digitaloceanKeyId === null);
+    const idOf = (key: UserSshKey) => key.digitaloceanKeyId ?? this.recent.get(key.id) ?? null;
+    const pending = keys.filter((key) => idOf(key) === null);
     // Only a flight this call starts can carry `after`; a joined one records without it.
     const carried = after && pending.length === 1 && !this.inFlight.has(pending[0]!.id) ? after : undefined;
     const registered = await Promise.all(
       keys.map(async (key) => ({
         keyId: key.id,
         fingerprintMd5: key.fingerprintMd5,
-        digitaloceanKeyId:
-          key.digitaloceanKeyId ?? (await this.register(userId, key, priority, ctx, carried)),
+        digitaloceanKeyId: idOf(key) ?? (await this.register(userId, key, priority, ctx, carried)),
       })),
     );
-    if (after && !carried) await this.deps.authz.asService('after registering keys', after);
+    if (after && !carried) await this.deps.authz.scriptAsService('after registering keys', [after]);
     return registered;
   }
 
-  register(
+  private register(
     userId: string,
     key: UserSshKey,
     priority: Priority,
@@ -93,13 +102,8 @@ export class KeyRegistrar {
     ctx: OperationContext,
     after: AfterRegistration | undefined,
   ) {
-    const audit = (
-      tx: Tx,
-      outcome: 'success' | 'failure',
-      digitaloceanKeyId: number | null,
-      errorCode?: string,
-    ) =>
-      writeAudit(tx, {
+    const audit = (outcome: 'success' | 'failure', digitaloceanKeyId: number | null, errorCode?: string) =>
+      auditStatement({
         userId,
         actor: ctx.actor ?? `user:${userId}`,
         operation: 'key.registered',
@@ -124,23 +128,27 @@ export class KeyRegistrar {
       );
     } catch (error) {
       const code = error instanceof BerthError ? error.code : 'internal';
-      await this.deps.authz.withUser(userId, (tx) => audit(tx, 'failure', null, code)).catch(() => {});
+      await this.deps.authz.scriptAsUser(userId, [audit('failure', null, code)]).catch(() => {});
       throw error;
     }
-    const record = async (tx: Tx) => {
-      await setDigitalOceanKeyId(tx, key.id, registered.id);
-      await audit(tx, 'success', registered.id);
-    };
+    // Lost in a database crash, this record is what a crash before it leaves (above),
+    // which the next registration recovers: so its commit does not wait for the disk.
+    const record = [
+      commitWithoutWaiting,
+      setDigitalOceanKeyIdStatement(key.id, registered.id),
+      audit('success', registered.id),
+    ];
     if (after) {
       // The caller's last step writes what only berth's service may (onboarding's
-      // state), so the whole transaction runs as the service; the key is named by id.
-      await this.deps.authz.asService('record a key registration and what follows it', async (tx) => {
-        await record(tx);
-        await after(tx);
-      });
+      // state), so the whole script runs as the service; the key is named by id.
+      await this.deps.authz.scriptAsService('record a key registration and what follows it', [
+        ...record,
+        after,
+      ]);
     } else {
-      await this.deps.authz.withUser(userId, record);
+      await this.deps.authz.scriptAsUser(userId, record);
     }
+    this.recent.set(key.id, registered.id);
     return registered.id;
   }
 }

@@ -14,6 +14,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Authz } from '../db/authz.ts';
 import type { Tx } from '../db/engine.ts';
 import { type OnboardingState, userOnboarding, userSshKeys } from '../db/schema.ts';
+import { statementBuilder } from '../db/script.ts';
 import { InvalidInputError } from '../domain/errors.ts';
 import type { JobContext } from '../jobs/definition.ts';
 import { describeOnboardingFailure, ONBOARD_USER_JOB } from '../jobs/onboard-user.ts';
@@ -148,14 +149,12 @@ export class UserOnboardingService implements OnboardingService {
 
   /**
    * Marks the user ready once their keys are on DigitalOcean, inside the registrar's
-   * transaction: with the last key's registration when there is one to record, so the
-   * key's id and `ready` commit together. One statement; it changes nothing for a user
-   * who is already ready.
+   * script: with the last key's registration when there is one to record, so the key's
+   * id and `ready` commit together. One statement; it changes nothing for a user who is
+   * already ready.
    */
   private readyIn(userId: string) {
-    return async (tx: Tx) => {
-      await this.advanceIn(tx, userId, 'ready');
-    };
+    return advanceStatement(userId, 'ready');
   }
 
   /** Writes the onboarding record and the job, unless the user already has a record. */
@@ -181,21 +180,10 @@ export class UserOnboardingService implements OnboardingService {
   }
 
   private async advanceIn(tx: Tx, userId: string, status: OnboardingState, newAttempt = false) {
-    const moved = await tx
-      .insert(userOnboarding)
-      .values({ userId, status, attempts: newAttempt ? 1 : 0 })
-      .onConflictDoUpdate({
-        target: userOnboarding.userId,
-        set: {
-          status,
-          error: null,
-          attempts: newAttempt ? sql`${userOnboarding.attempts} + 1` : userOnboarding.attempts,
-          updatedAt: sql`now()`,
-        },
-        setWhere: ne(userOnboarding.status, 'ready'),
-      })
-      .returning({ userId: userOnboarding.userId });
-    return moved.length > 0;
+    const moved = (await tx.execute(advanceStatement(userId, status, newAttempt))) as unknown as {
+      rows: unknown[];
+    };
+    return moved.rows.length > 0;
   }
 
   private async markFailed(userId: string, reason: string): Promise<void> {
@@ -206,6 +194,28 @@ export class UserOnboardingService implements OnboardingService {
         .where(and(eq(userOnboarding.userId, userId), ne(userOnboarding.status, 'ready')));
     });
   }
+}
+
+/**
+ * The upsert that moves onboarding on, never back from `ready`; it returns a row when it
+ * moved. A statement, so that the registrar's script can carry it.
+ */
+function advanceStatement(userId: string, status: OnboardingState, newAttempt = false) {
+  return statementBuilder
+    .insert(userOnboarding)
+    .values({ userId, status, attempts: newAttempt ? 1 : 0 })
+    .onConflictDoUpdate({
+      target: userOnboarding.userId,
+      set: {
+        status,
+        error: null,
+        attempts: newAttempt ? sql`${userOnboarding.attempts} + 1` : userOnboarding.attempts,
+        updatedAt: sql`now()`,
+      },
+      setWhere: ne(userOnboarding.status, 'ready'),
+    })
+    .returning({ userId: userOnboarding.userId })
+    .getSQL();
 }
 
 /** PostgreSQL's foreign_key_violation, wherever the driver or drizzle put the cause. */

@@ -7,6 +7,7 @@
  * leaves an audit row, also when it fails.
  */
 import { randomUUID } from 'node:crypto';
+import type { SQL } from 'drizzle-orm';
 import type { Authz } from '../db/authz.ts';
 import type { Tx } from '../db/engine.ts';
 import { BerthError, ConflictError, GoneError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
@@ -17,7 +18,7 @@ import type {
   SshKeyAlgorithm,
 } from '../domain/sshkeys/generate.ts';
 import { parsePublicKey } from '../domain/sshkeys/parse.ts';
-import { type AuditEntry, type AuditOperation, writeAudit } from '../store/audit.ts';
+import { type AuditEntry, type AuditOperation, auditStatement, writeAudit } from '../store/audit.ts';
 import type { SecretStore } from '../store/secrets.ts';
 import type { UserSshKey } from '../store/ssh-keys.ts';
 import * as keys from '../store/ssh-keys.ts';
@@ -162,34 +163,36 @@ export class SshKeyService {
 
   /**
    * Makes sure the user has at least one key, creating the default key when they have
-   * none. Concurrent calls create it exactly once: the losers see the winner's key. The
-   * winner answers with the row it stored, which is the user's one key (they had none),
-   * rather than reading it back.
+   * none, and returns their keys. Concurrent calls create it exactly once: the partial
+   * unique index makes the losers' inserts give way, and they read the winner's key.
+   *
+   * A brand-new user's first deploy waits for this, so it is one statement in one round
+   * trip: store the default key, its vault secret and its audit row if the user has no
+   * key, else return the keys they have. The key pair is therefore made before it is
+   * known to be needed; for a user who has keys that wastes an ed25519 key's 50 µs, on
+   * a path that only runs when the deploy's key cache missed. No publish is needed
+   * beyond the trigger's notice: a user with no keys has no deployment keys cached.
    */
   async ensureUserHasSSHKeys(userId: string, ctx: OperationContext = {}): Promise<UserSshKey[]> {
-    const existing = await this.getUserSSHKeys(userId);
-    if (existing.length > 0) return [...existing];
     const pair = await this.generateSSHKeyPair('ed25519', 'berth-default');
     const options = { name: DEFAULT_KEY_NAME, isDefault: true, privateKeyShown: false };
-    const created = await this.inUserTx(
-      userId,
-      ctx,
-      'key.default_created',
-      { algorithm: pair.algorithm },
-      async (tx) => {
-        const stored = await this.storeInTx(tx, userId, pair, options);
-        // Another caller created the default key first; this call changed nothing.
-        if (!stored) throw new LostRace();
-        return stored;
-      },
-    ).catch((error) => {
-      if (!(error instanceof LostRace)) throw error;
-      return null;
+    const audit = auditEntry(userId, ctx, 'key.default_created', { algorithm: pair.algorithm });
+    const statement = this.storeStatement(userId, pair, options, {
+      audit: (keyId) => audit('success', keyId),
+      unlessKeyed: true,
     });
-    if (created) return [created];
-    // The winner's key committed before this call's insert gave way. Read it from the
-    // database, not a list cached before the winner's change was heard of.
-    return this.deps.authz.withUser(userId, (tx) => keys.listKeys(tx, userId));
+    try {
+      const [rows = []] = await this.deps.authz.scriptAsUser(userId, [statement]);
+      if (rows.length > 0) return rows.map(keys.keyFromRow);
+      // Another caller's default key committed while this insert waited on it, after
+      // this statement's snapshot was taken: read it now.
+      return await this.deps.authz.readAsUser(userId, keys.listKeysStatement(userId), keys.keyFromRow);
+    } catch (error) {
+      await this.auditFailure(userId, audit, error);
+      throw error;
+    } finally {
+      this.deps.keyLists?.invalidate(userId);
+    }
   }
 
   /**
@@ -236,33 +239,50 @@ export class SshKeyService {
   }
 
   private async storeInTx(tx: Tx, userId: string, pair: GeneratedKeyPair, options: StoreOptions) {
-    const secretId = randomUUID();
-    await this.deps.secrets.insert(tx, {
-      id: secretId,
+    const statement = this.storeStatement(userId, pair, options);
+    const result = (await tx.execute(statement)) as unknown as { rows: Record<string, unknown>[] };
+    const key = result.rows[0] ? keys.keyFromRow(result.rows[0]) : null;
+    if (key) await this.deps.onKeysChanged?.(userId, tx);
+    return key;
+  }
+
+  /**
+   * The one statement that stores a generated pair: the key, and its sealed secret (and
+   * with `audit`, its audit row) if the key went in. `unlessKeyed`: see `insertKeyStatement`.
+   */
+  private storeStatement(
+    userId: string,
+    pair: GeneratedKeyPair,
+    options: StoreOptions,
+    extra: { audit?: (keyId: string) => AuditEntry; unlessKeyed?: boolean } = {},
+  ) {
+    const keyId = randomUUID();
+    const secret = {
+      id: randomUUID(),
       ownerId: userId,
       name: `ssh-private-key:${pair.fingerprintSha256}`,
       value: Buffer.from(pair.privateKey),
       keyId: null,
       wrappedKey: null,
       nonce: null,
-    });
-    const key = await keys.insertKey(tx, {
-      id: randomUUID(),
+    };
+    const row = {
+      id: keyId,
       userId,
       name: options.name,
       algorithm: pair.algorithm,
-      source: 'generated',
+      source: 'generated' as const,
       isDefault: options.isDefault,
       publicKey: pair.publicKey,
       fingerprintSha256: pair.fingerprintSha256,
       fingerprintMd5: pair.fingerprintMd5,
-      privateKeySecretId: secretId,
+      privateKeySecretId: secret.id,
       privateKeyDownloaded: options.privateKeyShown,
-    });
-    // Lost the race for the default key: drop this secret in the same transaction.
-    if (!key) await this.deps.secrets.delete(tx, secretId);
-    else await this.deps.onKeysChanged?.(userId, tx);
-    return key;
+    };
+    const { audit } = extra;
+    const alongside = [(keyInserted: SQL) => this.deps.secrets.insertStatement(secret, keyInserted)];
+    if (audit) alongside.push((keyInserted) => auditStatement(audit(keyId), keyInserted));
+    return keys.insertKeyStatement(row, { alongside, unlessKeyed: extra.unlessKeyed });
   }
 
   /**
@@ -277,19 +297,7 @@ export class SshKeyService {
     fn: (tx: Tx) => Promise<T>,
     keyId?: string,
   ): Promise<T> {
-    const entry = (
-      outcome: AuditEntry['outcome'],
-      sshKeyId: string | null,
-      extra?: AuditEntry['details'],
-    ) => ({
-      userId,
-      actor: ctx.actor ?? `user:${userId}`,
-      operation,
-      outcome,
-      sshKeyId,
-      requestId: ctx.requestId ?? null,
-      details: { ...details, ...extra },
-    });
+    const entry = auditEntry(userId, ctx, operation, details);
     try {
       return await this.deps.authz.withUser(userId, async (tx) => {
         const result = await fn(tx);
@@ -297,11 +305,7 @@ export class SshKeyService {
         return result;
       });
     } catch (error) {
-      if (error instanceof LostRace) throw error;
-      const errorCode = error instanceof BerthError ? error.code : 'internal';
-      await this.deps.authz
-        .withUser(userId, (tx) => writeAudit(tx, entry('failure', keyId ?? null, { errorCode })))
-        .catch(() => {});
+      await this.auditFailure(userId, entry, error, keyId);
       throw error;
     } finally {
       // After the commit (or the rollback): the user's next read here sees their change
@@ -309,6 +313,38 @@ export class SshKeyService {
       this.deps.keyLists?.invalidate(userId);
     }
   }
+
+  /** Records a failed operation after its rollback; a failure to record it is not the caller's. */
+  private async auditFailure(userId: string, entry: EntryFor, error: unknown, keyId?: string) {
+    const errorCode = error instanceof BerthError ? error.code : 'internal';
+    await this.deps.authz
+      .withUser(userId, (tx) => writeAudit(tx, entry('failure', keyId ?? null, { errorCode })))
+      .catch(() => {});
+  }
+}
+
+type EntryFor = (
+  outcome: AuditEntry['outcome'],
+  sshKeyId: string | null,
+  extra?: AuditEntry['details'],
+) => AuditEntry;
+
+/** The audit row of one operation, given its outcome. */
+function auditEntry(
+  userId: string,
+  ctx: OperationContext,
+  operation: AuditOperation,
+  details: AuditEntry['details'],
+): EntryFor {
+  return (outcome, sshKeyId, extra) => ({
+    userId,
+    actor: ctx.actor ?? `user:${userId}`,
+    operation,
+    outcome,
+    sshKeyId,
+    requestId: ctx.requestId ?? null,
+    details: { ...details, ...extra },
+  });
 }
 
 interface StoreOptions {
@@ -316,8 +352,6 @@ interface StoreOptions {
   isDefault: boolean;
   privateKeyShown: boolean;
 }
-
-class LostRace extends Error {}
 
 function idOf(result: unknown): string | null {
   if (result && typeof result === 'object') {

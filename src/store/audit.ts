@@ -3,7 +3,7 @@
  * acted, what they did, on which key, with what outcome, under which request. Rows
  * never carry key material: `details` takes only the small, whitelisted facts below.
  */
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/engine.ts';
 import { sshKeyAuditLog } from '../db/schema.ts';
 
@@ -51,17 +51,31 @@ export interface AuditEntry {
 }
 
 export async function writeAudit(tx: Executor, entry: AuditEntry): Promise<void> {
-  await tx.insert(sshKeyAuditLog).values({
-    userId: entry.userId,
-    actor: entry.actor,
-    operation: entry.operation,
-    outcome: entry.outcome,
-    sshKeyId: entry.sshKeyId ?? null,
-    agentId: entry.agentId ?? null,
-    digitaloceanKeyId: entry.digitaloceanKeyId ?? null,
-    requestId: entry.requestId ?? null,
-    details: entry.details ?? null,
-  });
+  await tx.execute(auditStatement(entry));
+}
+
+/**
+ * The INSERT that writes `entry`, for a transaction or a script. With `when`, the row is
+ * written only if that condition holds when the statement runs (a script's audit row
+ * for a change an earlier statement may not have made).
+ */
+export function auditStatement(entry: AuditEntry, when?: SQL): SQL {
+  const values = sql.join(
+    [
+      entry.userId,
+      entry.actor,
+      entry.operation,
+      entry.outcome,
+      entry.sshKeyId ?? null,
+      entry.agentId ?? null,
+      entry.digitaloceanKeyId ?? null,
+      entry.requestId ?? null,
+    ].map((value) => sql`${value}`),
+    sql`, `,
+  );
+  const details = entry.details ? sql`${JSON.stringify(entry.details)}::jsonb` : sql`null`;
+  return sql`insert into ${sshKeyAuditLog} (user_id, actor, operation, outcome, ssh_key_id, agent_id,
+    digitalocean_key_id, request_id, details) select ${values}, ${details}${when ? sql` where ${when}` : sql``}`;
 }
 
 export async function listAudit(tx: Executor, userId: string, limit = 100) {

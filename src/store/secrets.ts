@@ -5,7 +5,7 @@
  * the master key's id stored beside each ciphertext. Callers hold the encrypted one and
  * cannot tell it apart; the table's NOT NULL key columns make a plaintext write fail.
  */
-import { eq, ne, sql } from 'drizzle-orm';
+import { eq, ne, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/engine.ts';
 import { vaultSecrets } from '../db/schema.ts';
 import { openSecret, type SealedSecret, sealSecret } from '../domain/vault/envelope.ts';
@@ -24,21 +24,35 @@ export interface SecretRecord {
 
 export interface SecretStore {
   insert(tx: Executor, record: SecretRecord): Promise<void>;
+  /**
+   * The INSERT that `insert` runs, for a script (`Authz.scriptAsUser`); with `when`, the
+   * secret is written only if that condition holds when the statement runs.
+   */
+  insertStatement(record: SecretRecord, when?: SQL): SQL;
   get(tx: Executor, id: string): Promise<SecretRecord | null>;
   delete(tx: Executor, id: string): Promise<boolean>;
 }
 
 export class DbSecretStore implements SecretStore {
   async insert(tx: Executor, record: SecretRecord): Promise<void> {
-    await tx.insert(vaultSecrets).values({
-      id: record.id,
-      ownerId: record.ownerId,
-      name: record.name,
-      keyId: record.keyId as string,
-      wrappedKey: record.wrappedKey as Buffer,
-      nonce: record.nonce as Buffer,
-      ciphertext: record.value,
-    });
+    await tx.execute(this.insertStatement(record));
+  }
+
+  insertStatement(record: SecretRecord, when?: SQL): SQL {
+    const values = sql.join(
+      [
+        sql`${record.id}::uuid`,
+        sql`${record.ownerId}::uuid`,
+        sql`${record.name}`,
+        sql`${record.keyId}`,
+        bytea(record.wrappedKey),
+        bytea(record.nonce),
+        bytea(record.value),
+      ],
+      sql`, `,
+    );
+    return sql`insert into ${vaultSecrets} (id, owner_id, name, key_id, wrapped_key, nonce, ciphertext)
+      select ${values}${when ? sql` where ${when}` : sql``}`;
   }
 
   async get(tx: Executor, id: string): Promise<SecretRecord | null> {
@@ -72,6 +86,14 @@ export class EncryptedSecretStore implements SecretStore {
   ) {}
 
   async insert(tx: Executor, record: SecretRecord): Promise<void> {
+    await this.inner.insert(tx, this.seal(record));
+  }
+
+  insertStatement(record: SecretRecord, when?: SQL): SQL {
+    return this.inner.insertStatement(this.seal(record), when);
+  }
+
+  private seal(record: SecretRecord): SecretRecord {
     let sealed: SealedSecret;
     try {
       sealed = sealSecret(this.keyring, record, record.value);
@@ -80,7 +102,7 @@ export class EncryptedSecretStore implements SecretStore {
       throw error;
     }
     this.observer?.operation('encrypt', 'success');
-    await this.inner.insert(tx, { ...record, ...sealed, value: sealed.ciphertext });
+    return { ...record, ...sealed, value: sealed.ciphertext };
   }
 
   async get(tx: Executor, id: string): Promise<SecretRecord | null> {
@@ -100,6 +122,11 @@ export class EncryptedSecretStore implements SecretStore {
   delete(tx: Executor, id: string): Promise<boolean> {
     return this.inner.delete(tx, id);
   }
+}
+
+/** Bytes as a bytea value, bound as a parameter or written into a script (see `inlineStatement`). */
+function bytea(value: Buffer | null): SQL {
+  return sql`${value}::bytea`;
 }
 
 export function toSealed(row: SecretRecord): SealedSecret {

@@ -85,6 +85,23 @@ describe.each(testEngines())('readAsUser on %s', (engine) => {
     expect(after.rows[0]?.role).not.toBe('authenticated');
   });
 
+  it('prepares each statement once on a connection, and plans it from then on as PostgreSQL caches it', async () => {
+    const authz = createAuthz(single);
+    // A statement no other test sends: its text names it.
+    const tag = `t${randomUUID().replaceAll('-', '')}`;
+    const statement = sql`select /* ${sql.raw(tag)} */ count(*)::int as n from user_ssh_keys where user_id = ${alice}`;
+    for (let i = 0; i < 3; i++) {
+      expect(await authz.readAsUser(alice, statement, (row) => row.n)).toEqual([2]);
+    }
+    const prepared = (await single.db.execute(
+      sql`select count(*)::int as n from pg_prepared_statements where name like 'berth_%' and strpos(statement, ${tag}) > 0`,
+    )) as unknown as { rows: { n: number }[] };
+    expect(prepared.rows[0]?.n).toBe(1);
+    // A statement PostgreSQL cannot prepare (its value's type is unknown) still runs.
+    const [echo] = await authz.readAsUser(alice, sql`select ${'untyped'} as v`, (row) => row.v);
+    expect(echo).toBe('untyped');
+  });
+
   it('writes quotes and backslashes into the statement as data', async () => {
     for (const value of ["it's", 'back\\slash', "\\'; select 1; --", "E'\\\\'"]) {
       const [echo] = await t.authz.readAsUser(alice, sql`select ${value}::text as v`, (row) => row.v);
@@ -147,5 +164,69 @@ describe.each(testEngines())('queryAsService on %s', (engine) => {
 
   it('needs a reason', async () => {
     await expect(t.authz.queryAsService('  ', sql`select 1`, (r) => r)).rejects.toThrow(TypeError);
+  });
+});
+
+describe.each(testEngines())('scriptAsUser and scriptAsService on %s', (engine) => {
+  let t: TestDatabase;
+
+  beforeAll(async () => {
+    t = await openTestDatabase(engine);
+  }, 60_000);
+  afterAll(async () => t?.close());
+
+  const agentsOf = (userId: string) =>
+    t.authz.readAsUser(userId, sql`select name from agents order by name`, (row) => row.name);
+
+  it('commits its statements together and answers the rows of each', async () => {
+    const alice = await t.createUser();
+    const results = await t.authz.scriptAsUser(alice, [
+      sql`insert into agents (user_id, name) values (${alice}, 'one') returning name`,
+      sql`insert into agents (user_id, name) values (${alice}, 'two')`,
+      sql`select count(*)::int as n from agents`,
+    ]);
+    expect(results).toEqual([[{ name: 'one' }], [], [{ n: 2 }]]);
+    expect(await agentsOf(alice)).toEqual(['one', 'two']);
+  });
+
+  it('rolls back every statement when a later one fails', async () => {
+    const alice = await t.createUser();
+    const bob = await t.createUser();
+    // The second insert writes a row for another user, which row-level security refuses.
+    await expect(
+      t.authz.scriptAsUser(alice, [
+        sql`insert into agents (user_id, name) values (${alice}, 'kept?')`,
+        sql`insert into agents (user_id, name) values (${bob}, 'not mine')`,
+      ]),
+    ).rejects.toThrow(/row-level security/);
+    expect(await agentsOf(alice)).toEqual([]);
+    expect(await agentsOf(bob)).toEqual([]);
+  });
+
+  it('does not change another user’s rows', async () => {
+    const alice = await t.createUser();
+    const bob = await t.createUser();
+    await t.authz.scriptAsUser(alice, [sql`insert into agents (user_id, name) values (${alice}, 'a')`]);
+    const [updated] = await t.authz.scriptAsUser(bob, [sql`update agents set name = 'taken' returning id`]);
+    expect(updated).toEqual([]);
+    expect(await agentsOf(alice)).toEqual(['a']);
+  });
+
+  it('runs service scripts as the service role, named by their reason', async () => {
+    const [[who]] = (await t.authz.scriptAsService('test: script', [
+      sql`select current_user as role, current_setting('application_name') as app`,
+    ])) as [[unknown]];
+    expect(who).toEqual({ role: 'service_role', app: 'berth: test: script' });
+  });
+
+  it('writes bytes, numbers, booleans, times and nulls into the statement as the values they are', async () => {
+    const alice = await t.createUser();
+    const bytes = Buffer.from([0, 1, 0x27, 0x5c, 0xff]);
+    const at = new Date('2026-11-30T12:34:56.789Z');
+    const [[row]] = (await t.authz.scriptAsUser(alice, [
+      sql`select encode(${bytes}::bytea, 'hex') as hex, ${-42}::int + 0 as n, ${true}::boolean as yes,
+        ${at}::timestamptz = '2026-11-30T12:34:56.789Z'::timestamptz as same_time, ${null}::text is null as nothing`,
+    ])) as [[unknown]];
+    expect(row).toEqual({ hex: '0001275cff', n: -42, yes: true, same_time: true, nothing: true });
   });
 });

@@ -211,27 +211,25 @@ describe.each(testEngines())('SSH key service on %s', (engine: EngineName) => {
   });
 
   it('leaves neither secret nor key when storing fails half-way', async () => {
-    const userId = await t.createUser();
-    const breaksAfterSecret: SecretStore = {
-      insert: async (tx, record) => {
-        await secrets.insert(tx, record);
-        throw new Error('crash between the secret and the metadata');
-      },
-      get: (tx, id) => secrets.get(tx, id),
-      delete: (tx, id) => secrets.delete(tx, id),
-    };
-    const broken = new SshKeyService({ authz: t.authz, secrets: breaksAfterSecret, keygen });
-    await expect(broken.createKey(userId, { name: 'half' })).rejects.toThrow('crash');
-    expect(await service.getUserSSHKeys(userId)).toEqual([]);
-    const left = rowsOf(
-      await t.authz.asService('test: secrets left', (tx) =>
-        tx.execute(sql`select id from vault_secrets where owner_id = ${userId}`),
-      ),
-    );
-    expect(left).toEqual([]);
-    expect(await auditOf(userId)).toEqual([
-      expect.objectContaining({ operation: 'key.generated', outcome: 'failure' }),
-    ]);
+    // Below the encryption layer a secret has no master key id, which the table refuses:
+    // the secret's half of the store fails after the key's half has run.
+    const broken = new SshKeyService({ authz: t.authz, secrets: new DbSecretStore(), keygen });
+    const stores = [
+      ['key.generated', (userId: string) => broken.createKey(userId, { name: 'half' })],
+      ['key.default_created', (userId: string) => broken.ensureUserHasSSHKeys(userId)],
+    ] as const;
+    for (const [operation, store] of stores) {
+      const userId = await t.createUser();
+      await expect(store(userId)).rejects.toThrow(/key_id/);
+      expect(await service.getUserSSHKeys(userId)).toEqual([]);
+      const left = rowsOf(
+        await t.authz.asService('test: secrets left', (tx) =>
+          tx.execute(sql`select id from vault_secrets where owner_id = ${userId}`),
+        ),
+      );
+      expect(left).toEqual([]);
+      expect(await auditOf(userId)).toEqual([expect.objectContaining({ operation, outcome: 'failure' })]);
+    }
   });
 
   it('reads a private key for service use through the named service path', async () => {

@@ -9,7 +9,7 @@ import { buildOnboarding, keyRows, type Onboarding, onboardingJobs } from './har
 
 const job = (id: string) => ({ id, isFinalAttempt: false });
 
-/** `inner`, naming every call made through it: each is a transaction or a one-statement read. */
+/** `inner`, naming every call made through it: each is a transaction, a one-trip read or a one-trip script. */
 function counted(inner: Authz): { authz: Authz; calls: string[] } {
   const calls: string[] = [];
   const authz = new Proxy(inner, {
@@ -104,6 +104,19 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
     }
   });
 
+  it('does not ask DigitalOcean again for a key it registered after the caller read its keys', async () => {
+    const registry = new FakeKeyRegistry();
+    const o = await process(registry);
+    const userId = await t.createUser();
+    const stale = await o.sshKeys.ensureUserHasSSHKeys(userId);
+    const [first] = await o.registrar.registerAll(userId, stale, 'deploy');
+    // `stale` still says the key is not on DigitalOcean, as a list read before the
+    // registration's record committed would.
+    const [again] = await o.registrar.registerAll(userId, stale, 'background');
+    expect(again?.digitaloceanKeyId).toBe(first?.digitaloceanKeyId);
+    expect(registry.calls).toHaveLength(1);
+  });
+
   it('makes one default key and one DigitalOcean key when the job and a deploy race on two processes', async () => {
     const registry = new FakeKeyRegistry(30);
     const a = await process(registry);
@@ -139,7 +152,7 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
       )) as unknown as { rows: { operation: string; outcome: string }[] }
     ).rows;
 
-  it('makes a brand-new user ready in a read and two transactions: the key, then its registration with onboarding', async () => {
+  it('makes a brand-new user ready in two one-trip scripts: the key, then its registration with onboarding', async () => {
     const registry = new FakeKeyRegistry();
     const { authz, calls } = counted(t.authz);
     const o = await process(registry, authz);
@@ -147,7 +160,7 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
     await o.service.enhancedUserRegistration({ id: userId });
     calls.length = 0;
     const [registered] = await o.service.handleFirstTimeDeployment(userId);
-    expect(calls).toHaveLength(3);
+    expect(calls).toEqual(['scriptAsUser', 'scriptAsService']);
     const [key] = await keyRows(t, userId);
     expect(key?.digitalocean_key_id).toBe(registered?.digitaloceanKeyId);
     expect((await o.service.checkKeyGenerationStatus(userId)).status).toBe('ready');
@@ -159,23 +172,21 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
 
   it('leaves a key whose registration died before its record committed to the next deploy, which records it', async () => {
     const registry = new FakeKeyRegistry();
-    // The first transaction after DigitalOcean answered does its work and dies before COMMIT.
+    // The script that records the registration runs its statements and then fails, so
+    // nothing of it commits: as when the process dies before the script's commit.
     let died = false;
     const dying: Authz = {
       ...t.authz,
-      asService: (reason, fn) =>
-        registry.calls.length === 0 || died
-          ? t.authz.asService(reason, fn)
-          : t.authz.asService(reason, async (tx) => {
-              await fn(tx);
-              died = true;
-              throw new Error('the process died');
-            }),
+      scriptAsService: (reason, statements) => {
+        if (registry.calls.length === 0 || died) return t.authz.scriptAsService(reason, statements);
+        died = true;
+        return t.authz.scriptAsService(reason, [...statements, sql`select 1/0`]);
+      },
     };
     const crashed = await process(registry, dying);
     const userId = randomUUID();
     await crashed.service.enhancedUserRegistration({ id: userId });
-    await expect(crashed.service.handleFirstTimeDeployment(userId)).rejects.toThrow('the process died');
+    await expect(crashed.service.handleFirstTimeDeployment(userId)).rejects.toThrow(/division by zero/);
     expect(died).toBe(true);
     const [orphan] = await keyRows(t, userId);
     // On DigitalOcean, and nothing of its registration recorded: not its id, not its audit
