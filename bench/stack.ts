@@ -185,7 +185,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
     });
     const deploymentKeys = new DeploymentKeyService({
       authz: keysAuthz,
-      readyKeys: (userId, ctx) => onboarding.handleFirstTimeDeployment(userId, ctx),
+      readyKeys: (userId, ctx) => onboarding.prepareFirstDeployment(userId, ctx),
       cache: keyCache,
       fallbackKeys: [],
       logger,

@@ -166,7 +166,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     jobs.define(onboardUserJob(onboarding));
     const deploymentKeys = new DeploymentKeyService({
       authz,
-      readyKeys: (userId, ctx) => onboarding.handleFirstTimeDeployment(userId, ctx),
+      readyKeys: (userId, ctx) => onboarding.prepareFirstDeployment(userId, ctx),
       cache,
       fallbackKeys: config.fallbackKeys,
       logger,

@@ -11,7 +11,7 @@ import { UnavailableError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { writeAudit } from '../store/audit.ts';
 import type { CachedKeys, KeyCache } from './key-cache.ts';
-import type { RegisteredKey } from './key-registration.ts';
+import type { Registration } from './key-registration.ts';
 import type { OperationContext } from './ssh-key-service.ts';
 
 /** How a deploy got its keys: from the cache, made ready now, or the operator's fallback. */
@@ -34,10 +34,11 @@ export interface DeploymentKeyDeps {
   authz: Authz;
   /**
    * The cold path: make sure the user has keys and that they are on DigitalOcean, and
-   * return them. In berth this is onboarding's handleFirstTimeDeployment, so a first
-   * deploy that overtakes the onboarding job also finishes the user's onboarding.
+   * return them. In berth this is onboarding's prepareFirstDeployment, so a first
+   * deploy that overtakes the onboarding job also finishes the user's onboarding. It
+   * answers once DigitalOcean holds the keys; their record may still be committing.
    */
-  readyKeys: (userId: string, ctx: OperationContext) => Promise<RegisteredKey[]>;
+  readyKeys: (userId: string, ctx: OperationContext) => Promise<Registration>;
   cache: KeyCache;
   /** BERTH_FALLBACK_SSH_KEY_IDS: DigitalOcean key ids or fingerprints of the operator's keys. */
   fallbackKeys: (number | string)[];
@@ -118,7 +119,15 @@ export class DeploymentKeyService {
   }
 
   private async load(userId: string, ctx: OperationContext): Promise<CachedKeys> {
-    const registered = await this.deps.readyKeys(userId, ctx);
+    const { keys: registered, recorded } = await this.deps.readyKeys(userId, ctx);
+    // The deploy does not wait for the record: the ids are DigitalOcean's already, and a
+    // record that fails is made again by the key's next registration.
+    recorded.catch((error) =>
+      this.deps.logger.warn(
+        { err: error, userId, requestId: ctx.requestId },
+        'a key registration was not recorded; its next registration will record it',
+      ),
+    );
     const value = {
       digitaloceanKeyIds: registered.map((k) => k.digitaloceanKeyId),
       fingerprints: registered.map((k) => k.fingerprintMd5),

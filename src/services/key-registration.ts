@@ -39,8 +39,25 @@ export interface RegisteredKey {
 /** A statement that must follow every key's registration, run as berth's service. */
 export type AfterRegistration = SQL;
 
+/** A call's keys as DigitalOcean holds them, and when the registrations it made are recorded. */
+export interface Registration {
+  keys: RegisteredKey[];
+  /**
+   * Settles once every registration the call made or joined is recorded and `after` has
+   * run. A deploy need not wait for it: the ids are DigitalOcean's already, and a record
+   * that never commits is recovered by the next registration (see above).
+   */
+  recorded: Promise<void>;
+}
+
+/** One key's registration: its DigitalOcean id, then its record. */
+interface Flight {
+  id: number;
+  recorded: Promise<void>;
+}
+
 export class KeyRegistrar {
-  private readonly inFlight = new Map<string, Promise<number>>();
+  private readonly inFlight = new Map<string, Promise<Flight>>();
   /**
    * Keys this process registered lately, by key id. A caller that read its keys just
    * before a registration's record committed still holds the key as unregistered, and
@@ -51,12 +68,7 @@ export class KeyRegistrar {
 
   constructor(private readonly deps: { authz: Authz; registry: SshKeyRegistry }) {}
 
-  /**
-   * Registers every key not yet on DigitalOcean and returns all of them with their ids.
-   * `after` runs once every key is registered, in the script that records the
-   * registration when this call makes exactly one (a first deploy's: one transaction
-   * instead of two), else on its own.
-   */
+  /** `register`, answered once every registration is recorded. */
   async registerAll(
     userId: string,
     keys: UserSshKey[],
@@ -64,34 +76,64 @@ export class KeyRegistrar {
     ctx: OperationContext = {},
     after?: AfterRegistration,
   ): Promise<RegisteredKey[]> {
-    const idOf = (key: UserSshKey) => key.digitaloceanKeyId ?? this.recent.get(key.id) ?? null;
-    const pending = keys.filter((key) => idOf(key) === null);
-    // Only a flight this call starts can carry `after`; a joined one records without it.
-    const carried = after && pending.length === 1 && !this.inFlight.has(pending[0]!.id) ? after : undefined;
-    const registered = await Promise.all(
-      keys.map(async (key) => ({
-        keyId: key.id,
-        fingerprintMd5: key.fingerprintMd5,
-        digitaloceanKeyId: idOf(key) ?? (await this.register(userId, key, priority, ctx, carried)),
-      })),
-    );
-    if (after && !carried) await this.deps.authz.scriptAsService('after registering keys', [after]);
-    return registered;
+    const registration = await this.register(userId, keys, priority, ctx, after);
+    await registration.recorded;
+    return registration.keys;
   }
 
-  private register(
+  /**
+   * Registers every key not yet on DigitalOcean and answers, as soon as DigitalOcean
+   * holds them all, with all of them and their ids. `after` runs once every key is
+   * registered, in the script that records the registration when this call makes exactly
+   * one (a first deploy's: one transaction instead of two), else on its own.
+   */
+  async register(
     userId: string,
-    key: UserSshKey,
+    keys: UserSshKey[],
     priority: Priority,
     ctx: OperationContext = {},
     after?: AfterRegistration,
-  ): Promise<number> {
+  ): Promise<Registration> {
+    const known = (key: UserSshKey) => key.digitaloceanKeyId ?? this.recent.get(key.id) ?? null;
+    const pending = keys.filter((key) => known(key) === null);
+    // Only a flight this call starts can carry `after`; a joined one records without it.
+    const carried = after && pending.length === 1 && !this.inFlight.has(pending[0]!.id) ? after : undefined;
+    const records: Promise<void>[] = [];
+    const registered = await Promise.all(
+      keys.map(async (key) => {
+        let digitaloceanKeyId = known(key);
+        if (digitaloceanKeyId === null) {
+          const flight = await this.flightFor(userId, key, priority, ctx, carried);
+          records.push(flight.recorded);
+          digitaloceanKeyId = flight.id;
+        }
+        return { keyId: key.id, fingerprintMd5: key.fingerprintMd5, digitaloceanKeyId };
+      }),
+    );
+    const recorded = Promise.all(records).then(async () => {
+      if (after && !carried) await this.deps.authz.scriptAsService('after registering keys', [after]);
+    });
+    // The caller may not wait for it; its failure is the caller's to hear through `recorded`.
+    recorded.catch(() => {});
+    return { keys: registered, recorded };
+  }
+
+  private flightFor(
+    userId: string,
+    key: UserSshKey,
+    priority: Priority,
+    ctx: OperationContext,
+    after: AfterRegistration | undefined,
+  ): Promise<Flight> {
     const running = this.inFlight.get(key.id);
     if (running) return running;
-    const flight = this.registerOnce(userId, key, priority, ctx, after).finally(() =>
-      this.inFlight.delete(key.id),
-    );
+    const flight = this.registerOnce(userId, key, priority, ctx, after);
     this.inFlight.set(key.id, flight);
+    // Until the record commits a joiner shares the flight; after, the id is in `recent`.
+    void flight
+      .then((f) => f.recorded)
+      .catch(() => {})
+      .finally(() => this.inFlight.delete(key.id));
     return flight;
   }
 
@@ -101,7 +143,7 @@ export class KeyRegistrar {
     priority: Priority,
     ctx: OperationContext,
     after: AfterRegistration | undefined,
-  ) {
+  ): Promise<Flight> {
     const audit = (outcome: 'success' | 'failure', digitaloceanKeyId: number | null, errorCode?: string) =>
       auditStatement({
         userId,
@@ -138,17 +180,14 @@ export class KeyRegistrar {
       setDigitalOceanKeyIdStatement(key.id, registered.id),
       audit('success', registered.id),
     ];
-    if (after) {
-      // The caller's last step writes what only berth's service may (onboarding's
-      // state), so the whole script runs as the service; the key is named by id.
-      await this.deps.authz.scriptAsService('record a key registration and what follows it', [
-        ...record,
-        after,
-      ]);
-    } else {
-      await this.deps.authz.scriptAsUser(userId, record);
-    }
-    this.recent.set(key.id, registered.id);
-    return registered.id;
+    // The caller's last step writes what only berth's service may (onboarding's state),
+    // so with it the whole script runs as the service; the key is named by id.
+    const recording = after
+      ? this.deps.authz.scriptAsService('record a key registration and what follows it', [...record, after])
+      : this.deps.authz.scriptAsUser(userId, record);
+    // Remembered once recorded: a record that failed leaves the key to be registered
+    // (and so recorded) again, here as on any process.
+    const recorded = recording.then(() => void this.recent.set(key.id, registered.id));
+    return { id: registered.id, recorded };
   }
 }

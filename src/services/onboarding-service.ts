@@ -23,13 +23,13 @@ import type { Logger } from '../observability/logger.ts';
 import { listKeys } from '../store/ssh-keys.ts';
 import { ensureUserRow } from '../store/users.ts';
 import type { OnboardingService, OnboardingStatus, RegisteredUser } from './contracts.ts';
-import type { KeyRegistrar, RegisteredKey } from './key-registration.ts';
+import type { KeyRegistrar, RegisteredKey, Registration } from './key-registration.ts';
 import type { OperationContext, SshKeyService } from './ssh-key-service.ts';
 
 export interface OnboardingDeps {
   authz: Authz;
   sshKeys: Pick<SshKeyService, 'ensureUserHasSSHKeys'>;
-  registrar: Pick<KeyRegistrar, 'registerAll'>;
+  registrar: Pick<KeyRegistrar, 'registerAll' | 'register'>;
   queue: Pick<JobQueue, 'sendInTransaction'>;
   logger: Logger;
 }
@@ -137,14 +137,26 @@ export class UserOnboardingService implements OnboardingService {
   /**
    * A deploy of a user whose onboarding may not have finished: does what is missing
    * inline, at deploy priority, and returns the user's keys as registered on
-   * DigitalOcean. A brand-new user's first deploy reads the keys, then writes in two
-   * transactions around DigitalOcean's call: the new key, then its registration together
-   * with onboarding's `ready`. Once onboarding is done it costs the read and a write that
-   * changes nothing (the deploy path caches the answer in front of it).
+   * DigitalOcean. A brand-new user's first deploy makes two round trips to the database
+   * around DigitalOcean's call: one stores the new key (or finds the user's keys), one
+   * records its registration together with onboarding's `ready`. Once onboarding is done
+   * it costs one round trip that changes nothing (the deploy path caches the answer in
+   * front of it).
    */
   async handleFirstTimeDeployment(userId: string, ctx: OperationContext = {}): Promise<RegisteredKey[]> {
+    const registration = await this.prepareFirstDeployment(userId, ctx);
+    await registration.recorded;
+    return registration.keys;
+  }
+
+  /**
+   * `handleFirstTimeDeployment` for the deploy itself, which goes on as soon as
+   * DigitalOcean holds the keys: the registration's record commits meanwhile, and the
+   * deploy hears of its failure through `recorded` (the registrar recovers it later).
+   */
+  async prepareFirstDeployment(userId: string, ctx: OperationContext = {}): Promise<Registration> {
     const keys = await this.deps.sshKeys.ensureUserHasSSHKeys(userId, ctx);
-    return this.deps.registrar.registerAll(userId, keys, 'deploy', ctx, this.readyIn(userId));
+    return this.deps.registrar.register(userId, keys, 'deploy', ctx, this.readyIn(userId));
   }
 
   /**

@@ -71,11 +71,14 @@ export async function transition(
 }
 
 /**
- * Starts the droplet create: records the keys it will carry, but only if every
- * DigitalOcean key id is still one of the user's keys right now. That check, made in the
- * same statement as the write that every deploy makes anyway, is what guarantees that a
- * key deleted before this deploy started is never used, even if another process's cache
- * has not yet heard of the deletion.
+ * Starts the droplet create: records the keys it will carry, but only if every one of
+ * them (by its MD5 fingerprint, DigitalOcean's name for it) is still one of the user's
+ * keys right now. That check, made in the same statement as the write that every deploy
+ * makes anyway, is what guarantees that a key deleted before this deploy started is never
+ * used, even if another process's cache has not yet heard of the deletion. It goes by
+ * fingerprint, not by DigitalOcean id, because a first deploy does not wait for its new
+ * key's id to be recorded (`KeyRegistrar.register`); berth never deletes a key from
+ * DigitalOcean, so the id a fingerprint was registered under stays good.
  */
 export async function startCreating(
   tx: Executor,
@@ -85,7 +88,7 @@ export async function startCreating(
   const stillOwned = keys.usedFallbackKeys
     ? sql`true`
     : sql`(select count(*) from user_ssh_keys k where k.user_id = ${agentDroplets.userId}
-          and k.digitalocean_key_id = any(${`{${keys.digitaloceanKeyIds.join(',')}}`}::bigint[])) = ${keys.digitaloceanKeyIds.length}`;
+          and k.fingerprint_md5 = any(${textArray(keys.fingerprints)}::text[])) = ${keys.fingerprints.length}`;
   const [row] = await tx
     .update(agentDroplets)
     .set({
@@ -101,6 +104,11 @@ export async function startCreating(
   if (row) return row;
   const current = await getEnvironment(tx, id);
   return current?.status === 'pending_creation' ? 'keys_changed' : null;
+}
+
+/** Strings as one PostgreSQL array literal, each element quoted (drizzle spreads a JS array into a list). */
+function textArray(values: string[]): string {
+  return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
 }
 
 /** Marks the records still being followed as alive, so no reconciler takes them over. */

@@ -114,4 +114,24 @@ describe.each(testEngines())('tool environments on %s', (engine) => {
     expect(envB.sshKeyFingerprints).not.toContain(oldKey!.fingerprintMd5);
     expect(envB.sshKeyFingerprints).toHaveLength(1);
   });
+
+  it('never uses a key deleted where this process did not hear of it: the create checks the database', async () => {
+    const userId = await s.t.createUser();
+    const agentA = await s.createAgent(userId, 'a');
+    await s.environments.service.ensureToolEnvironmentReady(agentA, userId);
+    await activeEnv(agentA, userId);
+    const stale = await s.deploymentKeys.getDeploymentSSHKeys(userId);
+    const [oldKey] = await s.sshKeys.getUserSSHKeys(userId);
+    await s.t.authz.asService('test: delete a key behind berth’s back', async (tx) => {
+      await tx.execute(sql`delete from user_ssh_keys where id = ${oldKey!.id}`);
+    });
+    // As if this process had missed the delete's notice: the cache still names the key.
+    await eventually(async () => (await s.cache.get(userId)) === undefined);
+    await s.cache.set(userId, stale);
+    const agentB = await s.createAgent(userId, 'b');
+    await s.environments.service.ensureToolEnvironmentReady(agentB, userId);
+    const envB = await activeEnv(agentB, userId);
+    expect(envB.sshKeyFingerprints).not.toContain(oldKey!.fingerprintMd5);
+    expect(envB.sshKeyFingerprints).toHaveLength(1);
+  });
 });

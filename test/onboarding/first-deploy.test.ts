@@ -170,6 +170,32 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
     ]);
   });
 
+  it('lets a first deploy go on once DigitalOcean holds the key, while its record commits', async () => {
+    const registry = new FakeKeyRegistry();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held: Authz = {
+      ...t.authz,
+      scriptAsService: async (reason, statements) => {
+        if (reason.startsWith('record a key registration')) await gate;
+        return t.authz.scriptAsService(reason, statements);
+      },
+    };
+    const o = await process(registry, held);
+    const userId = randomUUID();
+    await o.service.enhancedUserRegistration({ id: userId });
+    const registration = await o.service.prepareFirstDeployment(userId);
+    const [registered] = registration.keys;
+    expect(registered?.digitaloceanKeyId).toEqual(expect.any(Number));
+    expect((await keyRows(t, userId))[0]?.digitalocean_key_id).toBeNull();
+    release();
+    await registration.recorded;
+    expect((await keyRows(t, userId))[0]?.digitalocean_key_id).toBe(registered?.digitaloceanKeyId);
+    expect((await o.service.checkKeyGenerationStatus(userId)).status).toBe('ready');
+  });
+
   it('leaves a key whose registration died before its record committed to the next deploy, which records it', async () => {
     const registry = new FakeKeyRegistry();
     // The script that records the registration runs its statements and then fails, so

@@ -138,12 +138,14 @@ describe.each(testEngines())('onboarding on %s', (engine: EngineName) => {
     expect(failed.error).toMatch(/DigitalOcean was busy or unreachable/);
     expect(failed.error).toMatch(/first deploy will try again/);
     expect(failed.keyId).not.toBeNull(); // the key was made; only its registration failed
-    const [job] = await o.queue
-      .failed({ queue: 'onboard-user' })
-      .then((all) => all.filter((j) => (j.data as { userId: string }).userId === userId));
+    // The job marks onboarding failed just before the queue marks the job so.
+    const job = await waitFor(async () => {
+      const all = await o.queue.failed({ queue: 'onboard-user' });
+      return all.find((j) => (j.data as { userId: string }).userId === userId);
+    });
     expect(job).toMatchObject({ attempts: 2 });
     registry.failWith = null;
-    await o.queue.retry(job!.id);
+    await o.queue.retry(job.id);
     await waitFor(async () => (await statusOf(o, userId)).status === 'ready');
     expect(await keyRows(t, userId)).toHaveLength(1);
   });

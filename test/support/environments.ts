@@ -19,7 +19,7 @@ import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
 import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
 import { DeploymentKeyService } from '../../src/services/deployment-keys.ts';
 import { createEnvironmentModule, type EnvironmentModule } from '../../src/services/environments/index.ts';
-import { MemoryKeyCache, TieredKeyCache } from '../../src/services/key-cache.ts';
+import { type KeyCache, MemoryKeyCache, TieredKeyCache } from '../../src/services/key-cache.ts';
 import { type KeyChangeBus, startKeyChangeBus } from '../../src/services/key-invalidation.ts';
 import { KeyRegistrar } from '../../src/services/key-registration.ts';
 import { SshKeyService } from '../../src/services/ssh-key-service.ts';
@@ -39,6 +39,8 @@ export interface Stack {
   deploymentKeys: DeploymentKeyService;
   environments: EnvironmentModule;
   bus: KeyChangeBus;
+  /** The deployment key cache behind `deploymentKeys`. */
+  cache: KeyCache;
   createAgent(userId: string, name?: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -86,7 +88,7 @@ export async function openStack(
   const deploymentKeys = new DeploymentKeyService({
     authz: t.authz,
     readyKeys: async (userId, ctx) =>
-      registrar.registerAll(userId, await sshKeys.ensureUserHasSSHKeys(userId, ctx), 'deploy', ctx),
+      registrar.register(userId, await sshKeys.ensureUserHasSSHKeys(userId, ctx), 'deploy', ctx),
     cache,
     fallbackKeys: options.fallbackKeys ?? [],
     logger,
@@ -116,6 +118,7 @@ export async function openStack(
     deploymentKeys,
     environments,
     bus,
+    cache,
     async createAgent(userId, name = 'agent') {
       const id = randomUUID();
       await t.authz.withUser(userId, (tx) => tx.insert(agents).values({ id, userId, name }));
