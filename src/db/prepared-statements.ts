@@ -43,6 +43,15 @@ export class PreparedStatements {
   ) {}
 
   /**
+   * Forgets what `connection` holds, after its prepared statements went stale: a
+   * migration changed a table under them, which PostgreSQL reports on every run
+   * ("cached plan must not change result type") until they are prepared again.
+   */
+  forget(connection: object): void {
+    this.preparedOn.delete(connection);
+  }
+
+  /**
    * The text to send for `statement` on `connection`: an EXECUTE of the statement,
    * prepared first (a round trip, once per connection) if this connection lacks it.
    */
@@ -74,6 +83,11 @@ export class PreparedStatements {
     if (statement.params.length === 0) return `execute ${name}`;
     return `execute ${name}(${statement.params.map(this.literal).join(', ')})`;
   }
+}
+
+/** Whether a script failed because a statement prepared on its connection went stale. */
+export function isStalePlan(error: unknown): boolean {
+  return codeOf(error) === '0A000' && /cached plan must not change result type/.test(String(error));
 }
 
 /** A PostgreSQL error's SQLSTATE, when the error came from the server. */

@@ -16,7 +16,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { EngineClient } from './engine.ts';
-import { type CompiledStatement, compile, PreparedStatements } from './prepared-statements.ts';
+import { type CompiledStatement, compile, isStalePlan, PreparedStatements } from './prepared-statements.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -41,9 +41,10 @@ export function scriptRunner(engine: EngineClient): ScriptRunner {
         const result = (await client.query(text)) as unknown as { rows: Row[] } | { rows: Row[] }[];
         return Array.isArray(result) ? result.map((r) => r.rows) : [result.rows];
       } catch (error) {
-        // The server refused a statement: the connection is fine. Anything else (a
-        // dropped socket) means it must not go back to the pool.
-        if (!(error instanceof pg.DatabaseError)) broken = error as Error;
+        // The server refused a statement: the connection is fine, unless what it refused
+        // is a prepared statement gone stale, which fails on every run there. Anything
+        // else (a dropped socket) means it must not go back to the pool either.
+        if (!(error instanceof pg.DatabaseError) || isStalePlan(error)) broken = error as Error;
         throw error;
       } finally {
         client.release(broken);
@@ -53,8 +54,17 @@ export function scriptRunner(engine: EngineClient): ScriptRunner {
   const { pglite } = engine;
   return async (statements) => {
     const text = await textOn(pglite, statements, (t) => pglite.exec(t));
-    const results = await pglite.exec(text);
-    return results.map((r) => r.rows as Row[]);
+    try {
+      const results = await pglite.exec(text);
+      return results.map((r) => r.rows as Row[]);
+    } catch (error) {
+      // PGlite's one connection stays: its stale statements go instead.
+      if (isStalePlan(error)) {
+        prepared.forget(pglite);
+        await pglite.exec('deallocate all');
+      }
+      throw error;
+    }
   };
 }
 

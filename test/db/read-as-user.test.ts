@@ -102,6 +102,23 @@ describe.each(testEngines())('readAsUser on %s', (engine) => {
     expect(echo).toBe('untyped');
   });
 
+  it('drops a prepared statement a migration made stale, and prepares it afresh on the retry', async () => {
+    const authz = createAuthz(single);
+    const table = `plan_probe_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    for (const ddl of [
+      `create table ${table} (a int)`,
+      `insert into ${table} values (1)`,
+      `grant select on ${table} to authenticated`,
+    ]) {
+      await single.db.execute(sql.raw(ddl));
+    }
+    const read = () => authz.readAsUser(alice, sql`select * from ${sql.identifier(table)}`, (row) => row);
+    expect(await read()).toEqual([{ a: 1 }]);
+    await single.db.execute(sql.raw(`alter table ${table} add column b int`));
+    await expect(read()).rejects.toThrow(/cached plan must not change result type/);
+    expect(await read()).toEqual([{ a: 1, b: null }]);
+  });
+
   it('writes quotes and backslashes into the statement as data', async () => {
     for (const value of ["it's", 'back\\slash', "\\'; select 1; --", "E'\\\\'"]) {
       const [echo] = await t.authz.readAsUser(alice, sql`select ${value}::text as v`, (row) => row.v);
