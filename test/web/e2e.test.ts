@@ -51,7 +51,12 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     mkdirSync(SCREENSHOTS, { recursive: true });
     work = mkdtempSync(join(tmpdir(), 'berth-web-work-'));
     await buildWebIfStale({ quiet: true });
-    [berth, browser] = await Promise.all([spawnBerth(), launchBrowser()]);
+    // Both are kept even when the other fails to start, so that afterAll stops what did
+    // start (a berth left running outlives the test run).
+    const [spawned, launched] = await Promise.allSettled([spawnBerth(), launchBrowser()]);
+    if (spawned.status === 'fulfilled') berth = spawned.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    for (const outcome of [spawned, launched]) if (outcome.status === 'rejected') throw outcome.reason;
   }, 90_000);
 
   // The steps build on each other: after one fails the rest fail at once, saying so,
