@@ -7,9 +7,11 @@
  *
  * A registration is recorded (the key's DigitalOcean id and its audit row) in one
  * script after DigitalOcean answered: one transaction, one round trip. A caller's own
- * last step (onboarding's `ready`) can commit in that same script. A crash before it commits leaves the key
- * on DigitalOcean with no id recorded, which the next registration finds ("already in
- * use", then the lookup) and records.
+ * last step (onboarding's `ready`) can commit in that same script. A crash before it
+ * commits leaves the key on DigitalOcean with no id recorded, which the next
+ * registration finds ("already in use", then the lookup) and records. That is why a
+ * caller may go on with the ids before the record commits (`register`), and why the
+ * record does not wait for the disk.
  */
 import type { SQL } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
