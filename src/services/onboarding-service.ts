@@ -140,8 +140,8 @@ export class UserOnboardingService implements OnboardingService {
    * DigitalOcean. A brand-new user's first deploy makes two round trips to the database
    * around DigitalOcean's call: one stores the new key (or finds the user's keys), one
    * records its registration together with onboarding's `ready`. Once onboarding is done
-   * it costs one round trip that changes nothing (the deploy path caches the answer in
-   * front of it).
+   * it costs a round trip that finds the keys and one that changes nothing (the deploy
+   * path caches the answer in front of it, and does not wait for the second).
    */
   async handleFirstTimeDeployment(userId: string, ctx: OperationContext = {}): Promise<RegisteredKey[]> {
     const registration = await this.prepareFirstDeployment(userId, ctx);
