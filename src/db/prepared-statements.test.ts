@@ -71,4 +71,23 @@ describe('PreparedStatements', () => {
       /^execute berth_[0-9a-f]{32}$/,
     );
   });
+
+  it('writes inline what a connection already holding its limit has not prepared', async () => {
+    const statements = new PreparedStatements(literal, inline, 1);
+    const a = connection();
+    const other = { text: 'select 2', params: [] };
+    expect(await statements.forConnection(a, statement, a.send)).toMatch(/^execute berth_/);
+    expect(await statements.forConnection(a, other, a.send)).toBe('inline:select 2');
+    expect(await statements.forConnection(a, statement, a.send)).toMatch(/^execute berth_/);
+    expect(a.sent).toHaveLength(1);
+  });
+
+  it('prepares again on a connection it was told to forget', async () => {
+    const statements = new PreparedStatements(literal, inline);
+    const a = connection();
+    await statements.forConnection(a, statement, a.send);
+    statements.forget(a);
+    await statements.forConnection(a, statement, a.send);
+    expect(a.sent).toHaveLength(2);
+  });
 });

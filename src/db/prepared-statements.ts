@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 
-/** Prepared statements one connection may hold; past it, statements are inlined. */
+/** Prepared statements one connection may hold by default; past it, statements are inlined. */
 const PER_CONNECTION = 500;
 
 const dialect = new PgDialect();
@@ -40,6 +40,7 @@ export class PreparedStatements {
   constructor(
     private readonly literal: (value: unknown) => string,
     private readonly inline: (statement: CompiledStatement) => string,
+    private readonly perConnection = PER_CONNECTION,
   ) {}
 
   /**
@@ -68,7 +69,7 @@ export class PreparedStatements {
     }
     const name = `berth_${createHash('sha256').update(statement.text).digest('hex').slice(0, 32)}`;
     if (!prepared.has(name)) {
-      if (prepared.size >= PER_CONNECTION) return this.inline(statement);
+      if (prepared.size >= this.perConnection) return this.inline(statement);
       try {
         await send(`prepare ${name} as ${statement.text}`);
       } catch (error) {
