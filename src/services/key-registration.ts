@@ -105,7 +105,9 @@ export class KeyRegistrar {
       keys.map(async (key) => {
         let digitaloceanKeyId = known(key);
         if (digitaloceanKeyId === null) {
-          const flight = await this.flightFor(userId, key, priority, ctx, carried);
+          const flight = await this.flightFor(key.id, () =>
+            this.registerOnce(userId, key, priority, ctx, carried),
+          );
           records.push(flight.recorded);
           digitaloceanKeyId = flight.id;
         }
@@ -120,22 +122,17 @@ export class KeyRegistrar {
     return { keys: registered, recorded };
   }
 
-  private flightFor(
-    userId: string,
-    key: UserSshKey,
-    priority: Priority,
-    ctx: OperationContext,
-    after: AfterRegistration | undefined,
-  ): Promise<Flight> {
-    const running = this.inFlight.get(key.id);
+  /** The flight registering `keyId`: the one running, else the one `start` begins. */
+  private flightFor(keyId: string, start: () => Promise<Flight>): Promise<Flight> {
+    const running = this.inFlight.get(keyId);
     if (running) return running;
-    const flight = this.registerOnce(userId, key, priority, ctx, after);
-    this.inFlight.set(key.id, flight);
+    const flight = start();
+    this.inFlight.set(keyId, flight);
     // Until the record commits a joiner shares the flight; after, the id is in `recent`.
     void flight
       .then((f) => f.recorded)
       .catch(() => {})
-      .finally(() => this.inFlight.delete(key.id));
+      .finally(() => this.inFlight.delete(keyId));
     return flight;
   }
 

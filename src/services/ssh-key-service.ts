@@ -177,10 +177,12 @@ export class SshKeyService {
     const pair = await this.generateSSHKeyPair('ed25519', 'berth-default');
     const options = { name: DEFAULT_KEY_NAME, isDefault: true, privateKeyShown: false };
     const audit = auditEntry(userId, ctx, 'key.default_created', { algorithm: pair.algorithm });
-    const statement = this.storeStatement(userId, pair, options, {
-      audit: (keyId) => audit('success', keyId),
-      unlessKeyed: true,
-    });
+    const statement = keys.insertKeyStatement(
+      ...this.storeRow(userId, pair, options, {
+        audit: (keyId) => audit('success', keyId),
+        unlessKeyed: true,
+      }),
+    );
     try {
       const [rows = []] = await this.deps.authz.scriptAsUser(userId, [statement]);
       if (rows.length > 0) return rows.map(keys.keyFromRow);
@@ -239,23 +241,22 @@ export class SshKeyService {
   }
 
   private async storeInTx(tx: Tx, userId: string, pair: GeneratedKeyPair, options: StoreOptions) {
-    const statement = this.storeStatement(userId, pair, options);
-    const result = (await tx.execute(statement)) as unknown as { rows: Record<string, unknown>[] };
-    const key = result.rows[0] ? keys.keyFromRow(result.rows[0]) : null;
+    const key = await keys.insertKey(tx, ...this.storeRow(userId, pair, options));
     if (key) await this.deps.onKeysChanged?.(userId, tx);
     return key;
   }
 
   /**
-   * The one statement that stores a generated pair: the key, and its sealed secret (and
-   * with `audit`, its audit row) if the key went in. `unlessKeyed`: see `insertKeyStatement`.
+   * What stores a generated pair, as `insertKey` takes it: the key row, with its sealed
+   * secret (and with `audit`, its audit row) going in alongside if the key does.
+   * `unlessKeyed`: see `insertKeyStatement`.
    */
-  private storeStatement(
+  private storeRow(
     userId: string,
     pair: GeneratedKeyPair,
     options: StoreOptions,
     extra: { audit?: (keyId: string) => AuditEntry; unlessKeyed?: boolean } = {},
-  ) {
+  ): [keys.NewSshKeyRow, keys.InsertKeyOptions] {
     const keyId = randomUUID();
     const secret = {
       id: randomUUID(),
@@ -282,7 +283,7 @@ export class SshKeyService {
     const { audit } = extra;
     const alongside = [(keyInserted: SQL) => this.deps.secrets.insertStatement(secret, keyInserted)];
     if (audit) alongside.push((keyInserted) => auditStatement(audit(keyId), keyInserted));
-    return keys.insertKeyStatement(row, { alongside, unlessKeyed: extra.unlessKeyed });
+    return [row, { alongside, unlessKeyed: extra.unlessKeyed }];
   }
 
   /**

@@ -88,7 +88,7 @@ export async function startCreating(
   const stillOwned = keys.usedFallbackKeys
     ? sql`true`
     : sql`(select count(*) from user_ssh_keys k where k.user_id = ${agentDroplets.userId}
-          and k.fingerprint_md5 = any(${textArray(keys.fingerprints)}::text[])) = ${keys.fingerprints.length}`;
+          and ${inArray(sql`k.fingerprint_md5`, keys.fingerprints)}) = ${keys.fingerprints.length}`;
   const [row] = await tx
     .update(agentDroplets)
     .set({
@@ -104,11 +104,6 @@ export async function startCreating(
   if (row) return row;
   const current = await getEnvironment(tx, id);
   return current?.status === 'pending_creation' ? 'keys_changed' : null;
-}
-
-/** Strings as one PostgreSQL array literal, each element quoted (drizzle spreads a JS array into a list). */
-function textArray(values: string[]): string {
-  return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
 }
 
 /** Marks the records still being followed as alive, so no reconciler takes them over. */

@@ -62,11 +62,21 @@ const publicColumns = {
  * Inserts a key unless it would be a second default key, in which case it returns
  * null: the partial unique index decides, so concurrent callers cannot both win.
  */
-export async function insertKey(tx: Executor, row: NewSshKeyRow): Promise<UserSshKey | null> {
-  const result = (await tx.execute(insertKeyStatement(row))) as unknown as {
+export async function insertKey(
+  tx: Executor,
+  row: NewSshKeyRow,
+  options: InsertKeyOptions = {},
+): Promise<UserSshKey | null> {
+  const result = (await tx.execute(insertKeyStatement(row, options))) as unknown as {
     rows: Record<string, unknown>[];
   };
   return result.rows[0] ? keyFromRow(result.rows[0]) : null;
+}
+
+/** What goes in with a key, and when it goes in at all (see `insertKeyStatement`). */
+export interface InsertKeyOptions {
+  alongside?: ((keyInserted: SQL) => SQL)[];
+  unlessKeyed?: boolean;
 }
 
 /**
@@ -83,10 +93,7 @@ export async function insertKey(tx: Executor, row: NewSshKeyRow): Promise<UserSs
  * statement's snapshot, taken before it started: a caller whose insert gave way to a
  * default key committed meanwhile gets no row, and must read again.
  */
-export function insertKeyStatement(
-  row: NewSshKeyRow,
-  options: { alongside?: ((keyInserted: SQL) => SQL)[]; unlessKeyed?: boolean } = {},
-): SQL {
+export function insertKeyStatement(row: NewSshKeyRow, options: InsertKeyOptions = {}): SQL {
   const values = sql.join(
     [
       sql`${row.id}::uuid`,
