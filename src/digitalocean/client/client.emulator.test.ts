@@ -172,7 +172,10 @@ describe('DigitalOceanClient against the emulator', () => {
   });
 
   it('ensures one key from two racing deploys: one creates, the other reads the 422 as "exists"', async () => {
-    emulator.admin.setLatency('sshKeys_get', 100);
+    // Both lookups must be in flight together, so both answer 404 and both deploys create.
+    // 100 ms was not always enough on a loaded CI machine (the second lookup went out after
+    // the first deploy's create, found the key, and created nothing).
+    emulator.admin.setLatency('sshKeys_get', 500);
     const client = clientFor();
     const key = newPublicKey();
     const [a, b] = await Promise.all([
