@@ -198,6 +198,28 @@ describe('parsePublicKey', () => {
     expect(rejection(`${pair.publicKey}\n${other}\n`).message).toMatch(/single public key/);
   });
 
+  it('rejects two keys pasted on one line without repeating either', () => {
+    const other = generateKeyPair({ comment: 'other' }).publicKey;
+    const rsa = readFileSync(keygen('joined-rsa', '-t', 'rsa', '-b', '2048').pub, 'utf8').trim();
+    const pastes = [`${pair.publicKey} ${other}`, `${type} ${data} ${rsa}`, `${pair.publicKey}\t${other}`];
+    for (const paste of pastes) {
+      const { message } = rejection(paste);
+      expect(message).toMatch(/single public key: the line holds several keys/);
+      for (let i = 0; i + 12 <= paste.length; i++) expect(message).not.toContain(paste.slice(i, i + 12));
+    }
+  });
+
+  it('accepts a comment that names a key type without carrying a key', () => {
+    for (const comment of [
+      'ssh-rsa replaced by ed25519',
+      'was ssh-ed25519 AAAB',
+      'old ssh-rsa',
+      'AAAA ssh-rsa',
+    ]) {
+      expect(parsePublicKey(`${type} ${data} ${comment}`).comment).toBe(comment);
+    }
+  });
+
   it('rejects truncated key data', () => {
     expect(rejection(`${type} ${data.slice(0, -8)} me`).message).toMatch(/damaged or cut off/);
     expect(rejection(`${type} ${data.slice(0, -3)} me`).message).toMatch(/damaged or cut off/);

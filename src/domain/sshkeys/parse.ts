@@ -85,6 +85,8 @@ const PRIVATE_KEY_PASTED =
 const DSA =
   'DSA (ssh-dss) keys are no longer secure and OpenSSH has dropped them; use an Ed25519 key instead.';
 const DAMAGED = 'The key data is damaged or cut off; copy the whole line of the .pub file again.';
+const SEVERAL_KEYS_ON_ONE_LINE =
+  'Paste a single public key: the line holds several keys one after another. Import each key on its own.';
 
 const fail = (message: string): never => {
   throw new InvalidPublicKeyError(message);
@@ -111,6 +113,8 @@ export function parsePublicKey(text: string): ParsedPublicKey {
   const keyType = lookUpType(type, line);
   if (data === undefined)
     fail('The key data is missing; a public key line is its type, then the key, then a comment.');
+  // Checked before control characters, so that two keys joined by a tab get this message.
+  if (holdsAnotherKey(comment)) fail(SEVERAL_KEYS_ON_ONE_LINE);
   if (hasControlCharacters(comment))
     fail('The key comment must not contain control characters such as tabs.');
 
@@ -126,6 +130,19 @@ export function parsePublicKey(text: string): ParsedPublicKey {
     fingerprintSha256: fingerprintSha256(blob),
     fingerprintMd5: fingerprintMd5(blob),
   };
+}
+
+/**
+ * Whether a comment carries a second key, as when two .pub lines were joined into one. A
+ * type name alone is an ordinary comment word, so it is taken for a key only when the next
+ * word starts as SSH key data does: with "AAAA", the base64 of the three zero bytes that
+ * begin the length of the short type name. Comments that merely mention a type still pass.
+ */
+function holdsAnotherKey(comment: string): boolean {
+  const words = comment.split(/\s+/);
+  return words.some(
+    (word, i) => (KEY_TYPES.has(word) || word === 'ssh-dss') && words[i + 1]?.startsWith('AAAA') === true,
+  );
 }
 
 /** Refuses private keys and the public key formats that are not an authorized_keys line. */
