@@ -73,7 +73,18 @@ const cases: Array<{
     bits: 3072,
     label: 'RSA',
   },
+  {
+    name: 'rsa 4096',
+    options: { algorithm: 'rsa', rsaBits: 4096, comment: 'dave@berth' },
+    type: 'ssh-rsa',
+    bits: 4096,
+    label: 'RSA',
+  },
 ];
+
+// Each pair is made while the tests are collected, outside any test's timeout: an RSA-4096
+// key can take a second or more to generate on a loaded machine. The checks themselves get
+// the generous project-wide test timeout.
 
 describe.each(cases)('a generated $name key', ({ name, options, type, bits, label }) => {
   const pair = generateKeyPair(options);
