@@ -3,7 +3,8 @@
  * directory stops with a clear message instead of corrupting the database.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,17 +43,24 @@ describe('the embedded data directory', () => {
     }
   });
 
-  it('takes over a lock left by a process that died', () => {
+  it('takes over a lock left by a process that died', async () => {
     const dir = tempDir();
+    const path = join(dir, 'berth.lock');
     const dead = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
-    writeFileSync(join(dir, 'berth.lock'), String(dead.pid ?? 999_999_9));
-    return new Promise<void>((resolve) =>
-      dead.once('exit', () => {
-        const lock = acquireDirectoryLock(dir);
-        lock.release();
-        resolve();
-      }),
-    );
+    expect(dead.pid).toBeGreaterThan(0);
+    await once(dead, 'exit');
+    writeFileSync(path, String(dead.pid));
+    const lock = acquireDirectoryLock(dir);
+    try {
+      // The stale file is replaced by one naming this process, so the next berth on the
+      // directory is refused for as long as this one lives.
+      expect(lock.path).toBe(path);
+      expect(readFileSync(path, 'utf8')).toBe(String(process.pid));
+      expect(() => acquireDirectoryLock(dir)).toThrow(DirectoryLockedError);
+    } finally {
+      lock.release();
+    }
+    expect(existsSync(path)).toBe(false);
   });
 
   it('creates a private master key file on first start and reuses it after', () => {
