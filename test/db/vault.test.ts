@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultDecryptError, VaultMissingKeyError } from '../../src/domain/vault/envelope.ts';
 import { createKeyring, generateMasterKey, type Keyring } from '../../src/domain/vault/keyring.ts';
-import { assertKeyringCoversVault, rotateVault } from '../../src/services/vault-rotation.ts';
+import {
+  assertKeyringCoversVault,
+  rotateVault,
+  VaultRotationIncompleteError,
+} from '../../src/services/vault-rotation.ts';
 import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
 
@@ -141,6 +146,72 @@ describe.each(testEngines())('vault rotation on %s', (engine: EngineName) => {
       expect(read?.value.toString()).toBe(s.value);
     }
   });
+
+  /** Holds one vault row locked, as other work would, from a connection of its own. */
+  async function lockRow(id: string) {
+    const other = new pg.Client({ connectionString: t.url as string });
+    await other.connect();
+    await other.query('begin');
+    await other.query('select 1 from vault_secrets where id = $1 for update', [id]);
+    return {
+      release: async () => {
+        await other.query('commit');
+        await other.end();
+      },
+    };
+  }
+  const keyIdOf = async (id: string) =>
+    rowsOf<{ key_id: string }>(
+      await t.authz.asService('test: key id', (tx) =>
+        tx.execute(sql`select key_id from vault_secrets where id = ${id}`),
+      ),
+    )[0]?.key_id;
+
+  // Only PostgreSQL has other connections: PGlite runs one transaction at a time.
+  it.runIf(engine === 'postgres')(
+    'waits for a secret that other work holds locked and re-wraps it once released',
+    async () => {
+      const owner = await t.createUser();
+      const [held, ...others] = await Promise.all(
+        Array.from({ length: 5 }, () => putSecret(createKeyring([k1]), owner)),
+      );
+      const lock = await lockRow(held!.id);
+      let released: Promise<void> | null = null;
+      const result = await rotateVault(t.authz, createKeyring([k2, k1]), {
+        batchSize: 2,
+        retryDelayMs: 50,
+        // Released only once the rotation has said it is waiting for the locked secret.
+        onProgress: ({ waiting }) => {
+          if (waiting === 1) released ??= lock.release();
+        },
+      }).finally(() => released ?? lock.release());
+      expect(released).not.toBeNull();
+      expect(result.failed.map((f) => f.id)).not.toContain(held!.id);
+      for (const s of [held!, ...others]) expect(await keyIdOf(s.id)).toBe('k2');
+    },
+  );
+
+  it.runIf(engine === 'postgres')(
+    'fails naming how many secrets are left when other work holds them longer than it waits',
+    async () => {
+      const owner = await t.createUser();
+      const held = await putSecret(createKeyring([k1]), owner);
+      const lock = await lockRow(held.id);
+      try {
+        const error = await rotateVault(t.authz, createKeyring([k2, k1]), {
+          lockWaitMs: 300,
+          retryDelayMs: 50,
+        }).catch((e: Error) => e);
+        expect(error).toBeInstanceOf(VaultRotationIncompleteError);
+        expect((error as Error).message).toMatch(/^1 secret\(s\) are still under an older master key/);
+      } finally {
+        await lock.release();
+      }
+      expect(await keyIdOf(held.id)).toBe('k1');
+      await rotateVault(t.authz, createKeyring([k2, k1]));
+      expect(await keyIdOf(held.id)).toBe('k2');
+    },
+  );
 
   it('reports a secret it cannot open and rotates the others', async () => {
     const owner = await t.createUser();
