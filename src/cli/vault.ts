@@ -3,7 +3,7 @@
  * newest master key (the first in BERTH_MASTER_KEYS), online and resumable; `new-key`
  * prints a fresh key entry to put in front of the keyring.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../config/config.ts';
 import { loadKeyring } from '../config/master-keys.ts';
 import { type Authz, createAuthz } from '../db/authz.ts';
@@ -45,6 +45,21 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const MAX_BATCH_SIZE = 10_000;
+
+/**
+ * `--batch-size`: a whole number of secrets from 1 to 10,000. Anything else is refused
+ * before the database is opened; 0, a negative number or a word would otherwise select
+ * no rows and end as a silent "0 secret(s) re-wrapped".
+ */
+export function parseBatchSize(value: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_BATCH_SIZE)) {
+    throw new InvalidArgumentError(`It must be a whole number from 1 to ${MAX_BATCH_SIZE}.`);
+  }
+  return n;
+}
+
 export function vaultCommand(loadConfig: () => Config): Command {
   const vault = new Command('vault').description('Manage the master keys that protect stored private keys.');
   vault
@@ -52,12 +67,12 @@ export function vaultCommand(loadConfig: () => Config): Command {
     .description(
       'Re-wrap every stored secret under the newest master key. Online, resumable after a kill; a second run changes nothing.',
     )
-    .option('--batch-size <n>', 'secrets per transaction', '200')
-    .action((options: { batchSize: string }) =>
+    .option('--batch-size <n>', 'secrets per transaction', parseBatchSize, 200)
+    .action((options: { batchSize: number }) =>
       withVault(loadConfig, async (authz, keyring) => {
         const progress = createProgress(`re-wrapping under ${keyring.current.id}`);
         const result = await rotateVault(authz, keyring, {
-          batchSize: Number.parseInt(options.batchSize, 10),
+          batchSize: options.batchSize,
           onProgress: ({ done, total }) => progress.update(done, total),
         });
         progress.stop();
