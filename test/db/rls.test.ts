@@ -83,8 +83,12 @@ async function isolationProblems(t: TestDatabase, c: TableCase): Promise<string[
   const update = sql.raw(
     `update ${c.table} set ${c.update} = 'changed by B' where id = '${id}' returning id`,
   );
-  if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(update))).length !== 0)
-    problems.push('B changes A’s row');
+  try {
+    if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(update))).length !== 0)
+      problems.push('B changes A’s row');
+  } catch {
+    // No user may change that column at all (vault secrets: migration 0007).
+  }
   const remove = sql.raw(`delete from ${c.table} where id = '${id}' returning id`);
   if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(remove))).length !== 0)
     problems.push('B deletes A’s row');
@@ -105,7 +109,7 @@ async function isolationProblems(t: TestDatabase, c: TableCase): Promise<string[
 }
 
 async function restorePolicies(t: TestDatabase) {
-  for (const file of ['0002_rls_and_grants.sql', '0004_rls_environments.sql']) {
+  for (const file of ['0002_rls_and_grants.sql', '0004_rls_environments.sql', '0007_user_write_guards.sql']) {
     const text = readFileSync(join(migrationsFolder, file), 'utf8');
     for (const statement of text.split('--> statement-breakpoint')) {
       if (statement.trim()) await t.db.execute(sql.raw(statement));
@@ -130,12 +134,44 @@ describe.each(testEngines())('row-level security on %s', (engine: EngineName) =>
     const a = await t.createUser();
     const b = await t.createUser();
     const insert = (owner: string) =>
-      sql`insert into ssh_key_audit_log (user_id, actor, operation, outcome) values (${owner}, 'test', 'key.listed', 'success')`;
+      sql`insert into ssh_key_audit_log (user_id, actor, operation, outcome) values (${owner}, 'test', 'key.generated', 'success')`;
     await t.authz.withUser(a, (tx) => tx.execute(insert(a)));
     const read = sql`select id from ssh_key_audit_log where user_id = ${a}`;
     expect(rowsOf(await t.authz.withUser(a, (tx) => tx.execute(read)))).toHaveLength(1);
     expect(rowsOf(await t.authz.withUser(b, (tx) => tx.execute(read)))).toHaveLength(0);
     await expect(t.authz.withUser(b, (tx) => tx.execute(insert(a)))).rejects.toThrow();
+  });
+
+  it('detects the break when the audit log’s or onboarding’s policies are dropped or RLS disabled', async () => {
+    for (const table of ['ssh_key_audit_log', 'user_onboarding']) {
+      const a = await t.createUser();
+      const b = await t.createUser();
+      await t.authz.asService('test: seed a row', (tx) =>
+        tx.execute(
+          table === 'user_onboarding'
+            ? sql`insert into user_onboarding (user_id, status) values (${a}, 'pending')`
+            : sql`insert into ssh_key_audit_log (user_id, actor, operation, outcome) values (${a}, 'test', 'key.generated', 'success')`,
+        ),
+      );
+      const read = sql.raw(`select user_id from ${table} where user_id = '${a}'`);
+      const seenBy = async (user: string) =>
+        rowsOf(await t.authz.withUser(user, (tx) => tx.execute(read))).length;
+      expect([await seenBy(a), await seenBy(b)]).toEqual([1, 0]);
+      try {
+        const policies = rowsOf(
+          await t.db.execute(sql`select policyname from pg_policies where tablename = ${table}`),
+        );
+        for (const p of policies)
+          await t.db.execute(sql.raw(`drop policy ${p.policyname as string} on ${table}`));
+        expect(await seenBy(a)).toBe(0);
+        await restorePolicies(t);
+        await t.db.execute(sql.raw(`alter table ${table} disable row level security`));
+        expect(await seenBy(b)).toBe(1);
+      } finally {
+        await restorePolicies(t);
+      }
+      expect([await seenBy(a), await seenBy(b)]).toEqual([1, 0]);
+    }
   });
 
   it('lets users read only their own onboarding state and never write it', async () => {
@@ -161,6 +197,112 @@ describe.each(testEngines())('row-level security on %s', (engine: EngineName) =>
         t.authz.withUser(a, (tx) => tx.execute(sql.raw(`select * from ${table}`))),
       ).rejects.toThrow();
     }
+  });
+
+  /** drizzle wraps the database's error; its cause carries the guard's own message. */
+  const refusal = (message: RegExp) => ({
+    cause: expect.objectContaining({ message: expect.stringMatching(message) }),
+  });
+
+  /** The guards of migration 0007, each checked with its guard in place and without it. */
+  async function withoutGuard(ddl: string, check: () => Promise<void>) {
+    try {
+      await t.db.execute(sql.raw(ddl));
+      await check();
+    } finally {
+      await restorePolicies(t);
+    }
+  }
+
+  async function keyWithSecret(user: string, downloaded: boolean) {
+    const keyId = randomUUID();
+    const secretId = randomUUID();
+    await t.authz.withUser(user, async (tx) => {
+      await tx.execute(sql`insert into vault_secrets (id, owner_id, name, key_id, wrapped_key, nonce, ciphertext)
+        values (${secretId}, ${user}, 'secret', 'k1', '\\x00', '\\x00', '\\x00')`);
+      await tx.execute(sql`insert into user_ssh_keys (id, user_id, algorithm, source, public_key, fingerprint_sha256,
+          fingerprint_md5, private_key_secret_id, private_key_downloaded_at)
+        values (${keyId}, ${user}, 'ed25519', 'generated', 'ssh-ed25519 AAAA', ${`SHA256:${keyId}`}, ${keyId},
+          ${secretId}, ${downloaded ? sql`now()` : null})`);
+    });
+    return { keyId, secretId };
+  }
+
+  it('keeps a private key’s download one-time, whoever writes the row', async () => {
+    const a = await t.createUser();
+    const { keyId } = await keyWithSecret(a, true);
+    const undo = sql`update user_ssh_keys set private_key_downloaded_at = null where id = ${keyId}`;
+    await expect(t.authz.withUser(a, (tx) => tx.execute(undo))).rejects.toMatchObject(
+      refusal(/recorded once/),
+    );
+    // Columns berth never changes for a user are not the user's to change either.
+    await expect(
+      t.authz.withUser(a, (tx) =>
+        tx.execute(sql`update user_ssh_keys set public_key = 'ssh-ed25519 BBBB' where id = ${keyId}`),
+      ),
+    ).rejects.toThrow();
+    // What berth's user paths do write still works: a rename, the DigitalOcean id.
+    const rename = sql`update user_ssh_keys set key_name = 'laptop', digitalocean_key_id = 7 where id = ${keyId} returning id`;
+    expect(rowsOf(await t.authz.withUser(a, (tx) => tx.execute(rename)))).toHaveLength(1);
+    await withoutGuard('drop trigger user_ssh_keys_guard_update on user_ssh_keys', async () => {
+      await t.authz.withUser(a, (tx) => tx.execute(undo));
+    });
+  });
+
+  it('deletes a key’s vault secret with the key, so no later key can point at it', async () => {
+    const a = await t.createUser();
+    const secretCount = (id: string) =>
+      t.authz.asService('test: count secrets', (tx) =>
+        tx.execute(sql`select id from vault_secrets where id = ${id}`).then((r) => rowsOf(r).length),
+      );
+    const first = await keyWithSecret(a, true);
+    // A second key on the same secret is refused while the first holds it.
+    const reuse = (secretId: string) =>
+      t.authz.withUser(a, (tx) =>
+        tx.execute(sql`insert into user_ssh_keys (user_id, algorithm, source, public_key, fingerprint_sha256,
+            fingerprint_md5, private_key_secret_id)
+          values (${a}, 'ed25519', 'generated', 'ssh-ed25519 AAAA', ${`SHA256:${randomUUID()}`}, 'x', ${secretId})`),
+      );
+    await expect(reuse(first.secretId)).rejects.toThrow();
+    // A key deleted behind berth's back takes its secret with it.
+    await t.authz.withUser(a, (tx) => tx.execute(sql`delete from user_ssh_keys where id = ${first.keyId}`));
+    expect(await secretCount(first.secretId)).toBe(0);
+    await expect(reuse(first.secretId)).rejects.toThrow();
+    const second = await keyWithSecret(a, true);
+    await withoutGuard('drop trigger user_ssh_keys_delete_secret on user_ssh_keys', async () => {
+      await t.authz.withUser(a, (tx) =>
+        tx.execute(sql`delete from user_ssh_keys where id = ${second.keyId}`),
+      );
+      expect(await secretCount(second.secretId)).toBe(1);
+    });
+  });
+
+  it('never lets a user set which droplet an environment has', async () => {
+    const a = await t.createUser();
+    const [agent] = rowsOf(
+      await t.authz.withUser(a, (tx) =>
+        tx.execute(sql`insert into agents (user_id, name) values (${a}, 'a') returning id`),
+      ),
+    );
+    const insert = (dropletId: number | null) =>
+      t.authz.withUser(a, (tx) =>
+        tx.execute(sql`insert into agent_droplets (agent_id, user_id, name, region, size, image, deploy_tag, droplet_id)
+          values (${agent?.id}, ${a}, 'env', 'nyc3', 's-1vcpu-1gb', 'img', ${`berth-deploy:${randomUUID()}`}, ${dropletId})
+          returning id`),
+      );
+    await expect(insert(424242)).rejects.toMatchObject(refusal(/only berth records/));
+    const [env] = rowsOf(await insert(null));
+    const point = sql`update agent_droplets set droplet_id = 424242 where id = ${env?.id}`;
+    await expect(t.authz.withUser(a, (tx) => tx.execute(point))).rejects.toMatchObject(
+      refusal(/only berth records/),
+    );
+    // berth's service records the droplet it created, and a user's retry clears it.
+    await t.authz.asService('test: record droplet', (tx) => tx.execute(point));
+    const clear = sql`update agent_droplets set droplet_id = null where id = ${env?.id} returning id`;
+    expect(rowsOf(await t.authz.withUser(a, (tx) => tx.execute(clear)))).toHaveLength(1);
+    await withoutGuard('drop trigger agent_droplets_guard_user_write on agent_droplets', async () => {
+      await t.authz.withUser(a, (tx) => tx.execute(point));
+    });
   });
 
   it('lets the named service role see every user’s rows', async () => {
