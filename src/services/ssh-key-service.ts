@@ -77,10 +77,24 @@ export class SshKeyService {
     input: { name: string; algorithm?: SshKeyAlgorithm },
     ctx: OperationContext = {},
   ): Promise<{ key: UserSshKey; privateKey: string }> {
-    const name = validName(input.name);
-    const pair = await this.generateSSHKeyPair(input.algorithm, `berth-${name}`);
-    const key = await this.inUserTx(userId, ctx, 'key.generated', { algorithm: pair.algorithm }, (tx) =>
-      this.storeInTx(tx, userId, pair, { name, isDefault: false, privateKeyShown: true }),
+    const algorithm = input.algorithm ?? 'ed25519';
+    const entry = auditEntry(userId, ctx, 'key.generated', { algorithm });
+    let name: string;
+    let pair: GeneratedKeyPair;
+    try {
+      // Outside the transaction, so that an RSA key's seconds in a worker hold no
+      // connection; a bad name or a failed generation is still an audited failure.
+      name = validName(input.name);
+      pair = await this.generateSSHKeyPair(algorithm, `berth-${name}`);
+    } catch (error) {
+      await this.auditFailure(userId, entry, error);
+      throw error;
+    }
+    const key = await this.storeUserSSHKey(
+      userId,
+      pair,
+      { name, isDefault: false, privateKeyShown: true },
+      ctx,
     );
     if (!key) throw new BerthError('internal', 'The key was not stored');
     return { key, privateKey: pair.privateKey };
@@ -91,8 +105,18 @@ export class SshKeyService {
    * failure between the two leaves neither. Returns null when `isDefault` is set and
    * the user already has a default key (the partial unique index decides).
    */
-  storeUserSSHKey(userId: string, pair: GeneratedKeyPair, options: StoreOptions): Promise<UserSshKey | null> {
-    return this.deps.authz.withUser(userId, (tx) => this.storeInTx(tx, userId, pair, options));
+  storeUserSSHKey(
+    userId: string,
+    pair: GeneratedKeyPair,
+    options: StoreOptions,
+    ctx: OperationContext = {},
+  ): Promise<UserSshKey | null> {
+    const operation = options.isDefault ? 'key.default_created' : 'key.generated';
+    return this.inUserTx(userId, ctx, operation, { algorithm: pair.algorithm }, async (tx) => {
+      const key = await keys.insertKey(tx, ...this.storeRow(userId, pair, options));
+      if (key) await this.deps.onKeysChanged?.(userId, tx);
+      return key;
+    });
   }
 
   /** Imports the user's own public key after validating it (no private half exists). */
@@ -150,9 +174,10 @@ export class SshKeyService {
       'key.deleted',
       {},
       async (tx) => {
+        // The database deletes the key's vault secret with it (migration 0007), whoever
+        // deletes the key, so that no secret outlives its key.
         const deleted = await keys.deleteKey(tx, userId, keyId);
         if (!deleted) throw new NotFoundError('SSH key');
-        if (deleted.secretId) await this.deps.secrets.delete(tx, deleted.secretId);
         await this.deps.onKeysChanged?.(userId, tx);
         return deleted.key;
       },
@@ -222,28 +247,37 @@ export class SshKeyService {
     );
   }
 
-  /** Reads a private key for berth's own use (e.g. tests logging in to a droplet). */
-  readPrivateKeyAsService(keyId: string, reason: string, ctx: OperationContext = {}): Promise<string> {
-    return this.deps.authz.asService(`read private key: ${reason}`, async (tx) => {
-      const secretId = await keys.getPrivateKeySecretId(tx, keyId);
-      const secret = secretId ? await this.deps.secrets.get(tx, secretId) : null;
-      if (!secret) throw new NotFoundError('SSH key secret');
-      await writeAudit(tx, {
-        userId: secret.ownerId,
-        actor: ctx.actor ?? `service:${reason}`,
-        operation: 'key.private_key_read',
-        outcome: 'success',
-        sshKeyId: keyId,
-        requestId: ctx.requestId ?? null,
+  /**
+   * Reads a private key for berth's own use (e.g. tests logging in to a droplet). A read
+   * that fails (no such secret, or one that does not decrypt) is audited too, against the
+   * key's owner, once the reading transaction has rolled back.
+   */
+  async readPrivateKeyAsService(keyId: string, reason: string, ctx: OperationContext = {}): Promise<string> {
+    let ownerId: string | null = null;
+    const entry = (userId: string) =>
+      auditEntry(userId, { ...ctx, actor: ctx.actor ?? `service:${reason}` }, 'key.private_key_read', {});
+    try {
+      return await this.deps.authz.asService(`read private key: ${reason}`, async (tx) => {
+        const found = await keys.getPrivateKeySecretId(tx, keyId);
+        ownerId = found?.userId ?? null;
+        const secret = found?.secretId ? await this.deps.secrets.get(tx, found.secretId) : null;
+        if (!found || !secret) throw new NotFoundError('SSH key secret');
+        await writeAudit(tx, entry(found.userId)('success', keyId));
+        return secret.value.toString('utf8');
       });
-      return secret.value.toString('utf8');
-    });
-  }
-
-  private async storeInTx(tx: Tx, userId: string, pair: GeneratedKeyPair, options: StoreOptions) {
-    const key = await keys.insertKey(tx, ...this.storeRow(userId, pair, options));
-    if (key) await this.deps.onKeysChanged?.(userId, tx);
-    return key;
+    } catch (error) {
+      // No owner means no such key: there is no user to record it against.
+      const owner: string | null = ownerId;
+      if (owner !== null) {
+        const errorCode = error instanceof BerthError ? error.code : 'internal';
+        await this.deps.authz
+          .asService('audit a failed private key read', (tx) =>
+            writeAudit(tx, entry(owner)('failure', keyId, { errorCode })),
+          )
+          .catch(() => {});
+      }
+      throw error;
+    }
   }
 
   /**

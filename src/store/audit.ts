@@ -2,6 +2,11 @@
  * The SSH key audit trail. Every key operation, successful or not, leaves a row: who
  * acted, what they did, on which key, with what outcome, under which request. Rows
  * never carry key material: `details` takes only the small, whitelisted facts below.
+ *
+ * An operation here is one that changes a key or reveals a private key. Reading the
+ * public metadata of one's own keys (the list the UI shows on every page) is not one:
+ * a row per page view would double the cost of berth's most frequent request and bury
+ * the rows an investigation needs (docs/decisions.md, "What the audit trail records").
  */
 import { desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/engine.ts';
@@ -15,7 +20,6 @@ export type AuditOperation =
   | 'key.private_key_downloaded'
   | 'key.private_key_read'
   | 'key.registered'
-  | 'key.listed'
   | 'deploy.requested'
   | 'deploy.created'
   | 'deploy.failed'

@@ -238,12 +238,16 @@ export async function claimPrivateKeyDownload(tx: Executor, userId: string, keyI
   return row?.secretId ?? null;
 }
 
-export async function getPrivateKeySecretId(tx: Executor, keyId: string): Promise<string | null> {
+/** A key's owner and the id of its vault secret (null for an imported key), or null. */
+export async function getPrivateKeySecretId(
+  tx: Executor,
+  keyId: string,
+): Promise<{ userId: string; secretId: string | null } | null> {
   const [row] = await tx
-    .select({ secretId: userSshKeys.privateKeySecretId })
+    .select({ userId: userSshKeys.userId, secretId: userSshKeys.privateKeySecretId })
     .from(userSshKeys)
     .where(eq(userSshKeys.id, keyId));
-  return row?.secretId ?? null;
+  return row ?? null;
 }
 
 export async function setDigitalOceanKeyId(tx: Executor, keyId: string, doKeyId: number | null) {

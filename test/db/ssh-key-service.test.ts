@@ -243,9 +243,72 @@ describe.each(testEngines())('SSH key service on %s', (engine: EngineName) => {
     });
   });
 
-  it('rejects a bad key name with a clear error', async () => {
+  it('rejects a bad key name with a clear error and audits the refusal', async () => {
     const userId = await t.createUser();
     await expect(service.createKey(userId, { name: '  ' })).rejects.toThrow('A key needs a name.');
     await expect(service.createKey(userId, { name: 'a\nb' })).rejects.toThrow(/control characters/);
+    expect(await auditOf(userId)).toEqual([
+      expect.objectContaining({
+        operation: 'key.generated',
+        outcome: 'failure',
+        details: expect.objectContaining({ errorCode: 'invalid_input' }),
+      }),
+      expect.objectContaining({ operation: 'key.generated', outcome: 'failure' }),
+    ]);
+  });
+
+  it('audits a key generation that fails', async () => {
+    const userId = await t.createUser();
+    const failingKeygen = {
+      generate: async () => {
+        throw new Error('worker died');
+      },
+    };
+    const broken = new SshKeyService({ authz: t.authz, secrets, keygen: failingKeygen });
+    await expect(broken.createKey(userId, { name: 'x', algorithm: 'rsa' })).rejects.toThrow('worker died');
+    expect(await auditOf(userId)).toEqual([
+      expect.objectContaining({
+        operation: 'key.generated',
+        outcome: 'failure',
+        details: { algorithm: 'rsa', errorCode: 'internal' },
+      }),
+    ]);
+  });
+
+  it('stores a generated pair with storeUserSSHKey and audits it', async () => {
+    const userId = await t.createUser();
+    const pair = await service.generateSSHKeyPair('ed25519', 'mine');
+    const key = await service.storeUserSSHKey(
+      userId,
+      pair,
+      { name: 'stored', isDefault: false, privateKeyShown: false },
+      { requestId: 'req-store' },
+    );
+    expect(key).toMatchObject({ name: 'stored', fingerprintSha256: pair.fingerprintSha256 });
+    expect(await auditOf(userId)).toEqual([
+      expect.objectContaining({
+        operation: 'key.generated',
+        outcome: 'success',
+        ssh_key_id: key!.id,
+        request_id: 'req-store',
+      }),
+    ]);
+  });
+
+  it('audits a service read of a private key that does not decrypt, against the key’s owner', async () => {
+    const userId = await t.createUser();
+    const [key] = await service.ensureUserHasSSHKeys(userId);
+    await t.authz.asService('test: tamper with the secret', (tx) =>
+      tx.execute(
+        sql`update vault_secrets set ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 255) where owner_id = ${userId}`,
+      ),
+    );
+    await expect(service.readPrivateKeyAsService(key!.id, 'test login')).rejects.toThrow();
+    expect((await auditOf(userId)).at(-1)).toMatchObject({
+      operation: 'key.private_key_read',
+      outcome: 'failure',
+      ssh_key_id: key!.id,
+      actor: 'service:test login',
+    });
   });
 });
