@@ -77,3 +77,79 @@ export async function spawnBerth(env: Record<string, string>, timeoutMs = 60_000
     },
   };
 }
+
+export interface BerthCommand {
+  child: ChildProcess;
+  /** What it wrote so far, standard output and standard error, line by line. */
+  lines: string[];
+  /** The first line, already written or still to come, that `match` accepts. */
+  line(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** How it ended, with everything it wrote on each stream. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  /** SIGKILL: no shutdown code runs, as when an operator's session dies. */
+  kill(): Promise<void>;
+}
+
+/** Runs a one-off `berth` subcommand (`vault rotate`, `migrate`, …) with the given environment. */
+export function runBerthCommand(args: string[], env: Record<string, string>): BerthCommand {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  const text = { stdout: '', stderr: '' };
+  for (const name of ['stdout', 'stderr'] as const) {
+    let partial = '';
+    child[name]?.on('data', (chunk: Buffer) => {
+      text[name] += chunk.toString();
+      partial += chunk.toString();
+      const complete = partial.split('\n');
+      partial = complete.pop() ?? '';
+      for (const line of complete) {
+        lines.push(line);
+        for (const waiter of waiters.filter((w) => w.match(line))) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    });
+  }
+  const exited = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, ...text })));
+  return {
+    child,
+    lines,
+    exited,
+    line(match, timeoutMs = 60_000) {
+      const seen = lines.find(match);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no such line from berth ${args.join(' ')}:\n${lines.join('\n')}`)),
+          timeoutMs,
+        );
+        const ended = () => {
+          clearTimeout(timer);
+          reject(new Error(`berth ${args.join(' ')} ended first:\n${lines.join('\n')}`));
+        };
+        void exited.then(ended);
+        waiters.push({
+          match,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+      });
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
