@@ -1,3 +1,8 @@
+/**
+ * The job runner's loop, driven against an in-memory store: it fetches again at once while
+ * work is waiting, sleeps the polling interval only when idle, wakes early when told, and
+ * at shutdown hands back the jobs that did not finish.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -104,9 +109,36 @@ describe('QueueRunner', () => {
     const store = new FakeStore();
     const r = runner(store, async () => undefined);
     await until(() => store.fetches >= 1);
+    // The first fetch found nothing; after a pause the loop must be asleep, not fetching again.
+    await sleep(50);
+    expect(store.fetches).toBe(1);
     store.add('late', { n: 1 });
+    await sleep(50);
+    // Unwoken, the job waits for the one-minute poll; so it is the wake that fetches it.
+    expect(store.completed).toHaveLength(0);
     r.wake();
     await until(() => store.completed.length === 1, 500);
+    expect(store.completed).toEqual([{ id: 'late', output: undefined }]);
+  });
+
+  it('does not miss a wake that arrives while it is fetching', async () => {
+    const store = new FakeStore();
+    // The first fetch is held open, so the job is sent and the wake given while it is out.
+    let answer: (jobs: FetchedJob[]) => void = () => {};
+    const fetch = store.fetch.bind(store);
+    store.fetch = (name, batchSize) => {
+      if (store.fetches > 0) return fetch(name, batchSize);
+      store.fetches += 1;
+      return new Promise((resolve) => (answer = resolve));
+    };
+    const r = runner(store, async () => undefined);
+    await until(() => store.fetches === 1);
+    store.add('during', { n: 1 });
+    r.wake();
+    answer([]);
+    // That fetch found nothing, but the wake still counts: the loop fetches again, not sleeps.
+    await until(() => store.completed.length === 1, 500);
+    expect(store.completed).toEqual([{ id: 'during', output: undefined }]);
   });
 
   it('fails a job whose data does not fit the schema, with the reason', async () => {
