@@ -167,6 +167,23 @@ describe.each(testEngines())('vault rotation on %s', (engine: EngineName) => {
       ),
     )[0]?.key_id;
 
+  it('stops between batches when its caller goes away, keeping what committed', async () => {
+    const owner = await t.createUser();
+    const secrets = await Promise.all(Array.from({ length: 6 }, () => putSecret(createKeyring([k1]), owner)));
+    const caller = new AbortController();
+    const stopped = await rotateVault(t.authz, createKeyring([k2, k1]), {
+      batchSize: 2,
+      signal: caller.signal,
+      onProgress: ({ done }) => {
+        if (done === 2) caller.abort();
+      },
+    }).catch((e: Error) => e);
+    expect(stopped).toBeInstanceOf(Error);
+    expect((stopped as Error).name).toBe('AbortError');
+    const keys = await Promise.all(secrets.map((s) => keyIdOf(s.id)));
+    expect(keys.filter((k) => k === 'k2')).toHaveLength(2);
+  });
+
   // Only PostgreSQL has other connections: PGlite runs one transaction at a time.
   it.runIf(engine === 'postgres')(
     'waits for a secret that other work holds locked and re-wraps it once released',
