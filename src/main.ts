@@ -16,6 +16,7 @@ import { DIGITALOCEAN_LIMITS } from './digitalocean/client/index.ts';
 import { PgRateBudget } from './digitalocean/pg-rate-budget.ts';
 import { setupDigitalOcean } from './digitalocean/setup.ts';
 import { createHttpApp } from './http/app.ts';
+import { recordInternalAddress } from './http/internal-address.ts';
 import { createInternalApp } from './http/internal-app.ts';
 import { clientIpResolver } from './http/middleware.ts';
 import { type FetchHandler, listen } from './http/server.ts';
@@ -42,7 +43,7 @@ import { createKeygenPool } from './services/keygen-pool.ts';
 import { UserOnboardingService } from './services/onboarding-service.ts';
 import { readDigitalOceanToken, vaultTokenProvider } from './services/operator-secrets.ts';
 import { SshKeyService } from './services/ssh-key-service.ts';
-import { assertKeyringCoversVault } from './services/vault-rotation.ts';
+import { assertKeyringCoversVault, vaultRotation } from './services/vault-rotation.ts';
 import { DbSecretStore, EncryptedSecretStore } from './store/secrets.ts';
 
 export interface Core {
@@ -316,6 +317,7 @@ export async function startServer(
         logger,
         environments,
         registration,
+        vault: vaultRotation(core.authz, core.keyring),
         observe: observeRequests({ logger, context: requests, observer: core.observers.http('internal') }),
         extraRoutes: metrics.internal,
         selfAuthenticatedPaths: metrics.selfAuthenticatedPaths,
@@ -326,6 +328,9 @@ export async function startServer(
       });
       stops.push(() => internal.close());
       internalUrl = internal.url;
+      // Embedded, no other process can open the database: `berth vault rotate` finds this
+      // berth's internal API through the data directory and has it rotate instead.
+      if (!config.databaseUrl) stops.push(recordInternalAddress(config.dataDir, internal.url));
     } else {
       logger.warn('the internal API is not started: BERTH_INTERNAL_API_SECRET is not set');
       if (!metrics.public) logger.warn('metrics are not served: set BERTH_METRICS_TOKEN to serve them here');

@@ -13,6 +13,8 @@ import type { UserRegistration } from '../auth/embedded-idp.ts';
 import { InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EnvironmentService } from '../services/contracts.ts';
+import type { VaultRotation } from '../services/vault-rotation.ts';
+import { vaultRotationRoute } from './internal-vault.ts';
 import { checkBodies, DEFAULT_BODY_LIMIT_BYTES, requestIds } from './middleware.ts';
 import { createErrorHandler, NotAvailableYetError, problemResponse, validationHook } from './problem.ts';
 import { EnvironmentSchema, problems, toEnvironment } from './schemas.ts';
@@ -26,6 +28,8 @@ export interface InternalAppDeps {
   logger: Logger;
   environments?: EnvironmentService | undefined;
   registration: UserRegistration;
+  /** Master key rotation, for `berth vault rotate` while this berth holds the embedded database. */
+  vault?: VaultRotation | undefined;
   bodyLimitBytes?: number;
   /** Further internal routes (metrics), added by the composition root after berth's own. */
   extraRoutes?: (app: Hono<AppEnv>) => void;
@@ -190,6 +194,8 @@ export function createInternalApp(deps: InternalAppDeps): OpenAPIHono<AppEnv> {
       return c.json({ user_id: userId, created }, 202);
     },
   );
+
+  if (deps.vault) vaultRotationRoute(app, deps.vault, deps.logger);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'internalSecret', {
     type: 'apiKey',
