@@ -1,26 +1,34 @@
 /**
  * `berth vault`: master key operations. `rotate` re-wraps every data key under the
- * newest master key (the first in BERTH_MASTER_KEYS), online and resumable; `new-key`
- * prints a fresh key entry to put in front of the keyring.
+ * newest master key (the first in BERTH_MASTER_KEYS), online and resumable, on its own
+ * connection or, when a serving embedded berth holds the data directory, through that
+ * berth; `new-key` prints a fresh key entry to put in front of the keyring.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../config/config.ts';
 import { loadKeyring } from '../config/master-keys.ts';
 import { type Authz, createAuthz } from '../db/authz.ts';
 import { openDatabase } from '../db/engine.ts';
+import { DirectoryLockedError } from '../db/lock.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { formatMasterKey, generateMasterKey, type Keyring } from '../domain/vault/keyring.ts';
 import { storeDigitalOceanToken } from '../services/operator-secrets.ts';
-import { rotateVault } from '../services/vault-rotation.ts';
+import { type RotationProgress, rotateVault } from '../services/vault-rotation.ts';
 import { DbSecretStore, EncryptedSecretStore } from '../store/secrets.ts';
 import { createProgress } from './progress.ts';
+import { rotateThroughServingBerth } from './vault-remote.ts';
 
-/** Opens the database and the keyring, runs `fn`, closes the database. */
-async function withVault<T>(
-  loadConfig: () => Config,
-  fn: (authz: Authz, keyring: Keyring) => Promise<T>,
-): Promise<T> {
-  const config = loadConfig();
+/** The keyring as configured: BERTH_MASTER_KEYS, or embedded, the data directory's key file. */
+function keyringFor(config: Config): Keyring {
+  return loadKeyring({
+    masterKeys: config.masterKeys,
+    dataDir: config.dataDir,
+    embedded: !config.databaseUrl,
+  }).keyring;
+}
+
+/** Opens and migrates the database, runs `fn`, closes the database. */
+async function withDatabase<T>(config: Config, fn: (authz: Authz) => Promise<T>): Promise<T> {
   const database = await openDatabase(
     config.databaseUrl
       ? { kind: 'postgres', url: config.databaseUrl }
@@ -28,12 +36,7 @@ async function withVault<T>(
   );
   try {
     await runMigrations(database.engine);
-    const { keyring } = loadKeyring({
-      masterKeys: config.masterKeys,
-      dataDir: config.dataDir,
-      embedded: !config.databaseUrl,
-    });
-    return await fn(createAuthz(database), keyring);
+    return await fn(createAuthz(database));
   } finally {
     await database.close();
   }
@@ -68,24 +71,37 @@ export function vaultCommand(loadConfig: () => Config): Command {
       'Re-wrap every stored secret under the newest master key. Online, resumable after a kill; a second run changes nothing.',
     )
     .option('--batch-size <n>', 'secrets per transaction', parseBatchSize, 200)
-    .action((options: { batchSize: number }) =>
-      withVault(loadConfig, async (authz, keyring) => {
-        const progress = createProgress(`re-wrapping under ${keyring.current.id}`);
-        const result = await rotateVault(authz, keyring, {
-          batchSize: options.batchSize,
-          onProgress: ({ done, total }) => progress.update(done, total),
-        });
-        progress.stop();
-        process.stdout.write(`${result.rewrapped} secret(s) re-wrapped under ${result.keyId}\n`);
-        if (result.failed.length > 0) {
-          process.stderr.write(
-            `${result.failed.length} secret(s) could not be opened and were left as they are:\n` +
-              result.failed.map((f) => `  ${f.id} (${f.reason})\n`).join(''),
-          );
-          process.exitCode = 1;
-        }
-      }),
-    );
+    .action(async (options: { batchSize: number }) => {
+      const config = loadConfig();
+      const keyring = keyringFor(config);
+      const progress = createProgress(`re-wrapping under ${keyring.current.id}`);
+      const onProgress = ({ done, total }: RotationProgress) => progress.update(done, total);
+      const result = await withDatabase(config, (authz) =>
+        rotateVault(authz, keyring, { batchSize: options.batchSize, onProgress }),
+      )
+        .catch((error: unknown) => {
+          // Embedded, a serving berth holds the only way into the database: it rotates.
+          if (!(error instanceof DirectoryLockedError) || config.databaseUrl) throw error;
+          process.stderr.write(`berth (pid ${error.pid}) is serving ${error.dir}: the rotation runs in it\n`);
+          return rotateThroughServingBerth({
+            dataDir: config.dataDir,
+            holderPid: error.pid,
+            secret: config.internal.secret,
+            keyId: keyring.current.id,
+            batchSize: options.batchSize,
+            onProgress,
+          });
+        })
+        .finally(() => progress.stop());
+      process.stdout.write(`${result.rewrapped} secret(s) re-wrapped under ${result.keyId}\n`);
+      if (result.failed.length > 0) {
+        process.stderr.write(
+          `${result.failed.length} secret(s) could not be opened and were left as they are:\n` +
+            result.failed.map((f) => `  ${f.id} (${f.reason})\n`).join(''),
+        );
+        process.exitCode = 1;
+      }
+    });
   vault
     .command('new-key')
     .description('Print a new random master key entry ("id:base64") for BERTH_MASTER_KEYS.')
@@ -98,14 +114,16 @@ export function vaultCommand(loadConfig: () => Config): Command {
     .description(
       'Store the DigitalOcean API token in the vault, read from standard input (e.g. `berth vault set-digitalocean-token < token.txt`). Used when DIGITALOCEAN_TOKEN is not set.',
     )
-    .action(() =>
-      withVault(loadConfig, async (authz, keyring) => {
+    .action(() => {
+      const config = loadConfig();
+      const keyring = keyringFor(config);
+      return withDatabase(config, async (authz) => {
         const secrets = new EncryptedSecretStore(new DbSecretStore(), keyring);
         await storeDigitalOceanToken(authz, secrets, await readStdin());
         process.stdout.write(
           'the DigitalOcean token is stored in the vault; running berths pick it up within a minute\n',
         );
-      }),
-    );
+      });
+    });
   return vault;
 }

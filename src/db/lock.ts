@@ -14,7 +14,11 @@ export interface DirectoryLock {
 }
 
 export class DirectoryLockedError extends Error {
-  constructor(dir: string, pid: number) {
+  /** The holder, which `berth vault rotate` asks to do the work when it is a serving berth. */
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
     super(
       `The data directory ${dir} is in use by another berth process (pid ${pid}). ` +
         'Stop it, or give this one its own BERTH_DATA_DIR; to run several berth processes ' +

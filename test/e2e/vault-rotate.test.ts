@@ -2,9 +2,10 @@
  * `berth vault rotate` as an operator runs it: the real command in a process of its own.
  * On PostgreSQL, a rotation killed with SIGKILL half-way resumes when run again, ends
  * with every secret under the newest master key and still readable, and a third run
- * changes nothing.
+ * changes nothing. Embedded, while berth serves (and so holds the data directory), the
+ * command has that berth rotate, shows its progress, and changes nothing the second time.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Authz } from '../../src/db/authz.ts';
+import { type Authz, createAuthz } from '../../src/db/authz.ts';
+import { openDatabase } from '../../src/db/engine.ts';
+import { runMigrations } from '../../src/db/migrate.ts';
 import { vaultSecrets } from '../../src/db/schema.ts';
 import { openSecret, sealSecret } from '../../src/domain/vault/envelope.ts';
 import {
@@ -21,7 +24,8 @@ import {
   generateMasterKey,
   type Keyring,
 } from '../../src/domain/vault/keyring.ts';
-import { runBerthCommand } from '../support/berth-process.ts';
+import { ensureUserRow } from '../../src/store/users.ts';
+import { type BerthProcess, runBerthCommand, spawnBerth } from '../support/berth-process.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
@@ -129,5 +133,96 @@ describe.runIf(serverUrl)('berth vault rotate on PostgreSQL', { timeout: 180_000
     expect(third.code, third.stderr).toBe(0);
     expect(third.stdout).toBe('0 secret(s) re-wrapped under k2\n');
     expect(await snapshot(t.authz)).toEqual(before);
+  });
+});
+
+describe('berth vault rotate while an embedded berth serves', { timeout: 180_000 }, () => {
+  const secret = randomBytes(32).toString('hex');
+  let dataDir: string;
+  let env: Record<string, string>;
+  let berth: BerthProcess | undefined;
+  let secrets: { id: string; value: string }[];
+
+  /** The data directory's database, opened by this test while no berth holds it. */
+  async function withEmbedded<T>(fn: (authz: Authz) => Promise<T>): Promise<T> {
+    const database = await openDatabase({ kind: 'pglite', dataDir });
+    try {
+      await runMigrations(database.engine);
+      return await fn(createAuthz(database));
+    } finally {
+      await database.close();
+    }
+  }
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'berth-rotate-embedded-'));
+    secrets = await withEmbedded(async (authz) => {
+      const owners = Array.from({ length: 3 }, () => randomUUID());
+      for (const id of owners) {
+        await authz.asService('test: user', (tx) => ensureUserRow(tx, { id, email: `${id}@example.test` }));
+      }
+      return seedSecrets(authz, createKeyring([k1]), owners, 300);
+    });
+    env = {
+      BERTH_DATA_DIR: dataDir,
+      BERTH_MASTER_KEYS: [k2, k1].map(formatMasterKey).join(','),
+      BERTH_INTERNAL_API_SECRET: secret,
+      BERTH_EMULATOR_SSH_PORT: '0',
+    };
+    berth = await spawnBerth(env);
+  });
+  afterAll(async () => {
+    await berth?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    [
+      'without the internal API secret',
+      { BERTH_INTERNAL_API_SECRET: '' },
+      'give this command its BERTH_INTERNAL_API_SECRET to rotate through it',
+    ],
+    [
+      'with another secret',
+      { BERTH_INTERNAL_API_SECRET: 'x'.repeat(64) },
+      "refused this command's BERTH_INTERNAL_API_SECRET",
+    ],
+    [
+      'with a newer key than the serving berth has',
+      { BERTH_MASTER_KEYS: [generateMasterKey('k3'), k2, k1].map(formatMasterKey).join(',') },
+      'newest master key is "k2", not "k3": restart it with the new keys',
+    ],
+  ])('refuses, saying what to do, when run %s', async (_, change: Record<string, string>, message) => {
+    const run = await runBerthCommand(['vault', 'rotate'], { ...env, ...change }).exited;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(message);
+    expect(run.stdout).toBe('');
+  });
+
+  it('has the serving berth rotate, shows its progress, and changes nothing the second time', async () => {
+    const first = await runBerthCommand(['vault', 'rotate', '--batch-size', '40'], env).exited;
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(
+      `berth (pid ${berth?.child.pid}) is serving ${dataDir}: the rotation runs in it`,
+    );
+    expect(first.stderr).toContain(`re-wrapping under k2: 0/${secrets.length}\n`);
+    expect(first.stderr).toContain(`re-wrapping under k2: ${secrets.length}/${secrets.length}\n`);
+    expect(first.stdout).toBe(`${secrets.length} secret(s) re-wrapped under k2\n`);
+    const health = await fetch(`${berth?.url}/readyz`);
+    expect(health.status, 'berth served on through the rotation').toBe(200);
+
+    const second = await runBerthCommand(['vault', 'rotate'], env).exited;
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe('0 secret(s) re-wrapped under k2\n');
+
+    await berth?.stop();
+    const stored = await withEmbedded((authz) =>
+      authz.asService('test: read every secret', (tx) => tx.select().from(vaultSecrets)),
+    );
+    const k2Only = createKeyring([k2]);
+    expect(new Set(stored.map((row) => row.keyId))).toEqual(new Set(['k2']));
+    expect(new Map(stored.map((row) => [row.id, openSecret(k2Only, row, row).toString()]))).toEqual(
+      new Map(secrets.map((s) => [s.id, s.value])),
+    );
   });
 });
