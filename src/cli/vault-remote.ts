@@ -56,20 +56,25 @@ export async function rotateThroughServingBerth(options: RemoteRotation): Promis
     const message = `${holder} refused the rotation (${response.status}): ${detail ?? response.statusText}`;
     throw response.status === 409 ? new ConflictError(message) : new UnavailableError(message);
   }
-  for await (const line of lines(response.body)) {
-    const parsed = RotationLine.parse(JSON.parse(line));
-    if (parsed.type === 'progress') {
-      const { type: _, ...progress } = parsed;
-      options.onProgress(progress);
-    } else if (parsed.type === 'result') {
-      return { rewrapped: parsed.rewrapped, keyId: parsed.key_id, failed: parsed.failed };
-    } else {
-      throw new UnavailableError(`${holder} could not finish the rotation: ${parsed.message}`);
+  const stopped = `${holder} stopped answering before the rotation ended. Run this again: it resumes where it stopped.`;
+  try {
+    for await (const line of lines(response.body)) {
+      const parsed = RotationLine.parse(JSON.parse(line));
+      if (parsed.type === 'progress') {
+        const { type: _, ...progress } = parsed;
+        options.onProgress(progress);
+      } else if (parsed.type === 'result') {
+        return { rewrapped: parsed.rewrapped, keyId: parsed.key_id, failed: parsed.failed };
+      } else {
+        throw new UnavailableError(`${holder} could not finish the rotation: ${parsed.message}`);
+      }
     }
+  } catch (error) {
+    // A connection cut half-way (berth stopped or crashed) is a rotation to resume, not a bug.
+    if (error instanceof UnavailableError) throw error;
+    throw new UnavailableError(`${stopped} (${(error as Error).message})`);
   }
-  throw new UnavailableError(
-    `${holder} stopped answering before the rotation ended. Run this again: it resumes where it stopped.`,
-  );
+  throw new UnavailableError(stopped);
 }
 
 /** The body's lines, as they arrive. */
