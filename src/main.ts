@@ -30,7 +30,6 @@ import { berthVersion, instrumentCore } from './observability/instrument.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createObservers, type Observers } from './observability/observers.ts';
-import { RequestContext, withRequestIds } from './observability/request-context.ts';
 import { AgentService } from './services/agent-service.ts';
 import type { EnvironmentService, OnboardingService } from './services/contracts.ts';
 import { DeploymentKeyService } from './services/deployment-keys.ts';
@@ -238,14 +237,12 @@ export interface ServerParts {
  */
 export async function startServer(
   config: Config,
-  baseLogger: Logger,
+  logger: Logger,
   parts: ServerParts = {},
 ): Promise<RunningBerth> {
   if (config.metrics.token !== undefined && config.metrics.token.length < 32) {
     throw new ConfigError('BERTH_METRICS_TOKEN must be at least 32 characters long.');
   }
-  const requests = new RequestContext();
-  const logger = withRequestIds(baseLogger, requests);
   const core = await buildCore(config, logger);
   const stops: (() => Promise<void>)[] = [() => core.close()];
   const stop = async () => {
@@ -287,7 +284,7 @@ export async function startServer(
     const webUi = webUiRoutes({ root: fileURLToPath(new URL('../web/dist', import.meta.url)) });
     app = createHttpApp({
       logger,
-      observe: observeRequests({ logger, context: requests, observer: core.observers.http('public') }),
+      observe: observeRequests({ logger, observer: core.observers.http('public') }),
       ready: async () => {
         await core.database.db.execute(sql`select 1`);
         return true;
@@ -318,7 +315,7 @@ export async function startServer(
         environments,
         registration,
         vault: vaultRotation(core.authz, core.keyring),
-        observe: observeRequests({ logger, context: requests, observer: core.observers.http('internal') }),
+        observe: observeRequests({ logger, observer: core.observers.http('internal') }),
         extraRoutes: metrics.internal,
         selfAuthenticatedPaths: metrics.selfAuthenticatedPaths,
       });

@@ -74,6 +74,8 @@ export function vaultRotationRoute(app: OpenAPIHono<AppEnv>, rotation: VaultRota
       }
       c.header('content-type', NDJSON);
       c.header('cache-control', 'no-store');
+      // The rotation's lines, which outlive the answer's headers, name their request.
+      const log = logger.child({ requestId: c.get('requestId') });
       return stream(c, async (out) => {
         const send = (line: RotationLine) => out.writeln(JSON.stringify(line));
         try {
@@ -82,7 +84,7 @@ export function vaultRotationRoute(app: OpenAPIHono<AppEnv>, rotation: VaultRota
             signal: c.req.raw.signal,
             onProgress: (progress) => void send({ type: 'progress', ...progress }),
           });
-          logger.info(
+          log.info(
             { keyId: result.keyId, rewrapped: result.rewrapped, failed: result.failed.length },
             'vault rotation through the internal API ended',
           );
@@ -94,15 +96,15 @@ export function vaultRotationRoute(app: OpenAPIHono<AppEnv>, rotation: VaultRota
           });
         } catch (error) {
           if (c.req.raw.signal.aborted) {
-            logger.info('vault rotation stopped: its caller went away');
+            log.info('vault rotation stopped: its caller went away');
             return;
           }
           // A known failure says what to do; anything else is logged here and stays here.
           if (error instanceof BerthError) {
-            logger.warn({ err: error }, 'vault rotation through the internal API failed');
+            log.warn({ err: error }, 'vault rotation through the internal API failed');
             await send({ type: 'error', code: error.code, message: error.message });
           } else {
-            logger.error({ err: error }, 'vault rotation through the internal API failed');
+            log.error({ err: error }, 'vault rotation through the internal API failed');
             await send({
               type: 'error',
               code: 'internal',

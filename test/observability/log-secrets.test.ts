@@ -169,6 +169,10 @@ describe.each(testEngines())('berth’s logs on %s', { timeout: 240_000 }, (engi
     // The wrong password's refusal is logged inside its request, under its id.
     const refused = entries.filter((e) => e.msg === 'request refused' || e.msg === 'request failed');
     for (const entry of refused) expect(entry.requestId).toEqual(expect.any(String));
+    // A deploy's background half logs under the id of the request that started it.
+    const failedDeploys = entries.filter((e) => e.msg === 'environment creation failed');
+    expect(failedDeploys.length).toBeGreaterThan(0);
+    for (const entry of failedDeploys) expect(entry.requestId).toEqual(expect.any(String));
   });
 
   it('counts what the flows did in its metrics', async () => {

@@ -88,7 +88,7 @@ export class ToolEnvironmentService implements EnvironmentService {
       if (!winner) throw new Error('a live environment vanished while deploying');
       return { row: winner, created: false };
     });
-    if (created) this.inBackground(() => this.deps.provisioner.provision(row.id, ctx));
+    if (created) this.inBackground(ctx, () => this.deps.provisioner.provision(row.id, ctx));
     return toView(row, this.deps.settings.sshUser);
   }
 
@@ -128,7 +128,7 @@ export class ToolEnvironmentService implements EnvironmentService {
       return moved ?? live;
     });
     if (row.status === 'pending_deletion')
-      this.inBackground(() => this.deps.provisioner.destroy(row.id, ctx));
+      this.inBackground(ctx, () => this.deps.provisioner.destroy(row.id, ctx));
     return toView(row, this.deps.settings.sshUser);
   }
 
@@ -137,9 +137,15 @@ export class ToolEnvironmentService implements EnvironmentService {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
-  private inBackground(work: () => Promise<void>) {
+  /** Work that outlives the request; its lines carry the id of the request that started it. */
+  private inBackground(ctx: OperationContext, work: () => Promise<void>) {
     const running = work()
-      .catch((error) => this.deps.logger.error({ err: error }, 'background environment work failed'))
+      .catch((error) =>
+        this.deps.logger.error(
+          { err: error, requestId: ctx.requestId },
+          'background environment work failed',
+        ),
+      )
       .finally(() => this.background.delete(running));
     this.background.add(running);
   }

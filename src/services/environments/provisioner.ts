@@ -157,7 +157,7 @@ export class Provisioner {
   ) {
     const message = describe(error);
     this.deps.logger.error(
-      { err: error, envId: env.id, agentId: env.agentId, phase },
+      { err: error, envId: env.id, agentId: env.agentId, phase, requestId: ctx.requestId },
       `environment ${phase} failed`,
     );
     const from = phase === 'creation' ? (['pending_creation', 'creating'] as const) : (['deleting'] as const);
@@ -167,7 +167,12 @@ export class Provisioner {
           errorMessage: message,
         }),
       )
-      .catch((e) => this.deps.logger.error({ err: e }, 'could not record the failure'));
+      .catch((e) =>
+        this.deps.logger.error(
+          { err: e, envId: env.id, requestId: ctx.requestId },
+          'could not record the failure',
+        ),
+      );
     await this.audit(env, ctx, phase === 'creation' ? 'deploy.failed' : 'teardown.failed', 'failure', {
       reason: message,
       errorCode: error instanceof BerthError ? error.code : 'internal',
@@ -193,7 +198,12 @@ export class Provisioner {
           details,
         }),
       )
-      .catch((error) => this.deps.logger.error({ err: error }, 'could not write an audit row'));
+      .catch((error) =>
+        this.deps.logger.error(
+          { err: error, envId: env.id, requestId: ctx.requestId },
+          'could not write an audit row',
+        ),
+      );
   }
 }
 
