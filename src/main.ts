@@ -233,7 +233,7 @@ export interface ServerParts {
 
 /**
  * `berth serve`: the core plus the public listener and, when configured, the internal one.
- * Every line logged while a request is served carries its id (request-context.ts).
+ * Each request's access line carries its id (src/observability/http.ts).
  */
 export async function startServer(
   config: Config,

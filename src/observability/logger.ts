@@ -3,8 +3,8 @@
  * field named like a secret never reaches a log line whatever object it was logged with,
  * at the top of the object or nested in it; the rule of the code is still to never log secrets
  * in the first place (test/observability/log-secrets.test.ts runs berth's flows at debug
- * level and searches every line). Lines written while a request is served carry its id
- * (request-context.ts).
+ * level and searches every line). Lines about a request carry its id, which the code
+ * logging them is handed (docs/decisions.md, "Request ids passed down").
  */
 import { type Logger, pino } from 'pino';
 

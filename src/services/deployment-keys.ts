@@ -106,7 +106,12 @@ export class DeploymentKeyService {
             details: { reason: reason.slice(0, 500) },
           }),
         )
-        .catch((error) => this.deps.logger.error({ err: error }, 'could not audit fallback key use'));
+        .catch((error) =>
+          this.deps.logger.error(
+            { err: error, requestId: ctx.requestId },
+            'could not audit fallback key use',
+          ),
+        );
       this.deps.observer?.keysReady('fallback', took());
       return {
         digitaloceanKeyIds: this.deps.fallbackKeys.filter((k): k is number => typeof k === 'number'),

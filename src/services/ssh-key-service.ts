@@ -199,16 +199,16 @@ export class SshKeyService {
    * beyond the trigger's notice: a user with no keys has no deployment keys cached.
    */
   async ensureUserHasSSHKeys(userId: string, ctx: OperationContext = {}): Promise<UserSshKey[]> {
-    const pair = await this.generateSSHKeyPair('ed25519', 'berth-default');
     const options = { name: DEFAULT_KEY_NAME, isDefault: true, privateKeyShown: false };
-    const audit = auditEntry(userId, ctx, 'key.default_created', { algorithm: pair.algorithm });
-    const statement = keys.insertKeyStatement(
-      ...this.storeRow(userId, pair, options, {
-        audit: (keyId) => audit('success', keyId),
-        unlessKeyed: true,
-      }),
-    );
+    const audit = auditEntry(userId, ctx, 'key.default_created', { algorithm: 'ed25519' });
     try {
+      const pair = await this.generateSSHKeyPair('ed25519', 'berth-default');
+      const statement = keys.insertKeyStatement(
+        ...this.storeRow(userId, pair, options, {
+          audit: (keyId) => audit('success', keyId),
+          unlessKeyed: true,
+        }),
+      );
       const [rows = []] = await this.deps.authz.scriptAsUser(userId, [statement]);
       if (rows.length > 0) return rows.map(keys.keyFromRow);
       // Another caller's default key committed while this insert waited on it, after

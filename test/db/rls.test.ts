@@ -21,6 +21,8 @@ interface TableCase {
   owner: string;
   insert(userId: string, id: string): ReturnType<typeof sql>;
   update: string;
+  /** No user may change `update` at all (vault secrets, migration 0007): refused, not filtered. */
+  updateRefused?: boolean;
 }
 
 const tables: TableCase[] = [
@@ -49,6 +51,7 @@ const tables: TableCase[] = [
     ) => sql`insert into vault_secrets (id, owner_id, name, key_id, wrapped_key, nonce, ciphertext)
       values (${id}, ${userId}, 'secret', 'k1', '\\x00', '\\x00', '\\x00')`,
     update: 'name',
+    updateRefused: true,
   },
   {
     table: 'agent_droplets',
@@ -86,8 +89,8 @@ async function isolationProblems(t: TestDatabase, c: TableCase): Promise<string[
   try {
     if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(update))).length !== 0)
       problems.push('B changes A’s row');
-  } catch {
-    // No user may change that column at all (vault secrets: migration 0007).
+  } catch (error) {
+    if (!c.updateRefused) throw error;
   }
   const remove = sql.raw(`delete from ${c.table} where id = '${id}' returning id`);
   if (rowsOf(await t.authz.withUser(b, (tx) => tx.execute(remove))).length !== 0)
@@ -277,6 +280,27 @@ describe.each(testEngines())('row-level security on %s', (engine: EngineName) =>
     });
   });
 
+  it('deletes only the key’s own user’s secret with it, not one another row named', async () => {
+    const a = await t.createUser();
+    const operatorSecret = randomUUID();
+    await t.authz.asService('test: an operator secret', (tx) =>
+      tx.execute(sql`insert into vault_secrets (id, owner_id, name, key_id, wrapped_key, nonce, ciphertext)
+        values (${operatorSecret}, null, 'operator', 'k1', '\\x00', '\\x00', '\\x00')`),
+    );
+    // The foreign key ignores row-level security: a row can name a secret its user cannot see.
+    const keyId = randomUUID();
+    await t.authz.withUser(a, (tx) =>
+      tx.execute(sql`insert into user_ssh_keys (id, user_id, algorithm, source, public_key, fingerprint_sha256,
+          fingerprint_md5, private_key_secret_id)
+        values (${keyId}, ${a}, 'ed25519', 'generated', 'ssh-ed25519 AAAA', ${`SHA256:${keyId}`}, 'x', ${operatorSecret})`),
+    );
+    await t.authz.withUser(a, (tx) => tx.execute(sql`delete from user_ssh_keys where id = ${keyId}`));
+    const left = await t.authz.asService('test: the operator secret', (tx) =>
+      tx.execute(sql`select id from vault_secrets where id = ${operatorSecret}`),
+    );
+    expect(rowsOf(left)).toHaveLength(1);
+  });
+
   it('never lets a user set which droplet an environment has', async () => {
     const a = await t.createUser();
     const [agent] = rowsOf(
@@ -291,6 +315,15 @@ describe.each(testEngines())('row-level security on %s', (engine: EngineName) =>
           returning id`),
       );
     await expect(insert(424242)).rejects.toMatchObject(refusal(/only berth records/));
+    // Nor point a teardown at every droplet of the account or of a user by their tag.
+    for (const tag of ['berth', `user:${a}`]) {
+      await expect(
+        t.authz.withUser(a, (tx) =>
+          tx.execute(sql`insert into agent_droplets (agent_id, user_id, name, region, size, image, deploy_tag)
+            values (${agent?.id}, ${a}, 'env', 'nyc3', 's-1vcpu-1gb', 'img', ${tag})`),
+        ),
+      ).rejects.toMatchObject(refusal(/deploy tag is one berth made/));
+    }
     const [env] = rowsOf(await insert(null));
     const point = sql`update agent_droplets set droplet_id = 424242 where id = ${env?.id}`;
     await expect(t.authz.withUser(a, (tx) => tx.execute(point))).rejects.toMatchObject(

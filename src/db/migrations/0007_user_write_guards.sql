@@ -40,22 +40,22 @@ CREATE TRIGGER user_ssh_keys_guard_update BEFORE UPDATE ON public.user_ssh_keys
 --> statement-breakpoint
 -- (b) A vault secret belongs to at most one key, and goes with it: deleting a key row,
 -- through berth or not, deletes its secret in the same transaction, so no secret is left
--- behind for a new row to point at. SECURITY DEFINER so that the secret goes even where
--- the deleting role could not see it; it deletes exactly the deleted key's own secret.
+-- behind for a new row to point at. Only a secret of the key's own user goes, and with
+-- the rights of whoever deletes the key (SECURITY INVOKER, so row-level security applies):
+-- the foreign key lets a row name any secret's id, the operator's DigitalOcean token's
+-- included, and deleting the row must not delete that.
 CREATE UNIQUE INDEX IF NOT EXISTS user_ssh_keys_private_key_secret_uq
   ON public.user_ssh_keys (private_key_secret_id);
 --> statement-breakpoint
 CREATE OR REPLACE FUNCTION public.berth_delete_key_secret() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY INVOKER AS $$
 BEGIN
   IF OLD.private_key_secret_id IS NOT NULL THEN
-    DELETE FROM public.vault_secrets WHERE id = OLD.private_key_secret_id;
+    DELETE FROM public.vault_secrets WHERE id = OLD.private_key_secret_id AND owner_id = OLD.user_id;
   END IF;
   RETURN NULL;
 END
 $$;
---> statement-breakpoint
-REVOKE ALL ON FUNCTION public.berth_delete_key_secret() FROM PUBLIC, anon, authenticated;
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS user_ssh_keys_delete_secret ON public.user_ssh_keys;
 --> statement-breakpoint
@@ -63,13 +63,20 @@ CREATE TRIGGER user_ssh_keys_delete_secret AFTER DELETE ON public.user_ssh_keys
   FOR EACH ROW EXECUTE FUNCTION public.berth_delete_key_secret();
 --> statement-breakpoint
 -- (c) Environments: a user's path clears a droplet id (a failed deploy tried again) but
--- never sets one; only berth's service, which learnt it from DigitalOcean, does.
+-- never sets one; only berth's service, which learnt it from DigitalOcean, does. A
+-- teardown with no droplet id deletes by the deploy tag, so a user's write must also keep
+-- the tag a deploy tag of berth's own shape (the unique index keeps it this record's own):
+-- otherwise `berth` or `user:<someone>` would delete every droplet carrying it.
 CREATE OR REPLACE FUNCTION public.berth_guard_user_environment() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF current_user = 'authenticated' AND NEW.droplet_id IS NOT NULL
     AND (TG_OP = 'INSERT' OR NEW.droplet_id IS DISTINCT FROM OLD.droplet_id) THEN
     RAISE EXCEPTION 'only berth records which droplet an environment has'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF current_user = 'authenticated' AND NEW.deploy_tag !~ '^berth-deploy:[A-Za-z0-9_-]{16,}$' THEN
+    RAISE EXCEPTION 'an environment''s deploy tag is one berth made'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NEW;

@@ -103,11 +103,27 @@ describe('SSH keys and droplets', () => {
     await expect(client.deleteDroplet(3164494)).resolves.toBe(false);
   });
 
-  it('deletes droplets by tag with the tag_name query', async () => {
+  it('deletes droplets by deploy tag with the tag_name query', async () => {
     stub = await startStub(() => ({ status: 204 }));
-    await expect(clientFor(stub.url).deleteDropletsByTag('berth-user:42')).resolves.toBe(true);
+    const tag = 'berth-deploy:6f1c2a9e-5b7d-4c1e-9a3f-0d2b8e7c4a11';
+    await expect(clientFor(stub.url).deleteDropletsByTag(tag)).resolves.toBe(true);
     expect(stub.calls[0]!.method).toBe('DELETE');
-    expect(stub.calls[0]!.query.get('tag_name')).toBe('berth-user:42');
+    expect(stub.calls[0]!.query.get('tag_name')).toBe(tag);
+  });
+
+  it('refuses to delete droplets by any tag but a deploy tag, without sending a request', async () => {
+    stub = await startStub(() => ({ status: 204 }));
+    const client = clientFor(stub.url);
+    for (const tag of [
+      'berth',
+      'user:42',
+      'berth-deploy:',
+      'berth-deploy:short',
+      'berth-deploy:a b c d e f g h i j k',
+    ]) {
+      await expect(client.deleteDropletsByTag(tag)).rejects.toThrow(/not a deploy tag/);
+    }
+    expect(stub.calls).toEqual([]);
   });
 
   it('lists droplets by tag across every page, following next links on its own host only', async () => {

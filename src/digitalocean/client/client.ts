@@ -6,9 +6,10 @@
  * read, pagination, and the two idempotent operations deploys rely on, ensureSshKey and
  * createDroplet (see droplet-create.ts for why the latter never posts blindly twice).
  */
-import { BerthError } from '../../domain/errors.ts';
+import { BerthError, InvalidInputError } from '../../domain/errors.ts';
 import { DigitalOceanNotFoundError } from '../errors.ts';
 import { DEFAULT_RETRY, type RetryOptions } from './backoff.ts';
+import { isDeployTag } from './deploy-tag.ts';
 import { type CreateDropletResult, createDropletOnce } from './droplet-create.ts';
 import { ensureSshKeyOn, type SshKeyToEnsure } from './ensure-ssh-key.ts';
 import { type Clock, type Priority, type RateBudget, systemClock } from './rate-budget.ts';
@@ -260,7 +261,17 @@ export class DigitalOceanClient {
   }
 
   /** Deletes every droplet with the tag; false when DigitalOcean knows no such tag. */
+  /**
+   * Deletes the droplets of one deploy, by its deploy tag. Any other tag is refused before
+   * a request is sent: DigitalOcean deletes every droplet carrying the tag it is given, and
+   * berth's own tags (`berth`, `user:…`) are on every droplet of a user or of the account.
+   */
   deleteDropletsByTag(tag: string, options?: CallOptions): Promise<boolean> {
+    if (!isDeployTag(tag)) {
+      return Promise.reject(
+        new InvalidInputError(`refusing to delete droplets by "${tag}": not a deploy tag`),
+      );
+    }
     return this.deleteTolerant(
       { method: 'DELETE', path: '/v2/droplets', query: { tag_name: tag }, retry: 'transient' },
       options,

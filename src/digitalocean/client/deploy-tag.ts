@@ -18,6 +18,15 @@ export function isValidTag(tag: string): boolean {
   return tag.length <= TAG_MAX_LENGTH && TAG_PATTERN.test(tag);
 }
 
+/** Whether `tag` is a deploy tag as `deployTagFor` makes them. */
+export function isDeployTag(tag: string): boolean {
+  return (
+    tag.startsWith(DEPLOY_TAG_PREFIX) &&
+    isValidTag(tag) &&
+    DEPLOY_ID_PATTERN.test(tag.slice(DEPLOY_TAG_PREFIX.length))
+  );
+}
+
 /** Builds the deploy tag for a deploy id such as a UUID. */
 export function deployTagFor(deployId: string): string {
   if (!DEPLOY_ID_PATTERN.test(deployId)) {
