@@ -6,8 +6,10 @@
  * service's "tear down before deleting" rule see exactly what they would in production.
  * It does not talk to DigitalOcean: a deploy stays `pending_creation` until a test moves it.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Authz } from '../../src/db/authz.ts';
+import { deployTagFor } from '../../src/digitalocean/client/deploy-tag.ts';
 import { NotFoundError } from '../../src/domain/errors.ts';
 import type { AgentService } from '../../src/services/agent-service.ts';
 import type {
@@ -65,7 +67,7 @@ export class FakeEnvironmentService implements EnvironmentService {
         region: 'nyc3',
         size: 's-1vcpu-1gb',
         image: 'ubuntu-24-04-x64',
-        deployTag: `berth-deploy-${id}`,
+        deployTag: deployTagFor(id),
         tags: ['berth', `agent:${agentId}`, `user:${userId}`],
       });
       return view(row ?? ((await getLiveEnvironment(tx, agentId)) as EnvironmentRow));
