@@ -89,6 +89,8 @@ export async function rotateVault(
       rewrapBatch(tx, keyring, skip, batchSize, failed),
     );
     if (n > 0) {
+      // Progress ends a wait: the next stall for locked rows gets its own time.
+      waitingSince = null;
       done += n;
       total = Math.max(total, done);
       options.onProgress?.({ done, total });

@@ -229,6 +229,45 @@ describe.each(testEngines())('vault rotation on %s', (engine: EngineName) => {
     },
   );
 
+  onServer(
+    'gives each wait for locked secrets its own time when the rotation moves on between them',
+    async () => {
+      const owner = await t.createUser();
+      const [first, second] = await Promise.all([
+        putSecret(createKeyring([k1]), owner),
+        putSecret(createKeyring([k1]), owner),
+      ]);
+      const locks = [await lockRow(first!.id), await lockRow(second!.id)];
+      const releases = new Map<number, Promise<void>>();
+      const holdThenRelease = (i: number) =>
+        releases.set(
+          i,
+          new Promise((resolve) => setTimeout(resolve, 450)).then(() => locks[i]!.release()),
+        );
+      // Two waits of about 450 ms each: more than the 700 ms one wait may last, together.
+      let waitsStarted = 0;
+      let doneAtFirstWait = -1;
+      const result = await rotateVault(t.authz, createKeyring([k2, k1]), {
+        lockWaitMs: 700,
+        retryDelayMs: 25,
+        onProgress: ({ done, waiting }) => {
+          if (!waiting) return;
+          if (waitsStarted === 0) {
+            waitsStarted = 1;
+            doneAtFirstWait = done;
+            holdThenRelease(0);
+          } else if (waitsStarted === 1 && done > doneAtFirstWait) {
+            waitsStarted = 2;
+            holdThenRelease(1);
+          }
+        },
+      }).finally(() => Promise.all(locks.map((lock, i) => releases.get(i) ?? lock.release())));
+      expect(waitsStarted).toBe(2);
+      expect(result.failed.map((f) => f.id)).not.toContain(first!.id);
+      for (const s of [first!, second!]) expect(await keyIdOf(s.id)).toBe('k2');
+    },
+  );
+
   it('reports a secret it cannot open and rotates the others', async () => {
     const owner = await t.createUser();
     const good = await putSecret(createKeyring([k1]), owner);
