@@ -8,14 +8,14 @@
  * or asks a serving embedded berth to run it (`POST /internal/vault/rotate`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { and, eq, ne, notInArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Authz } from '../db/authz.ts';
 import type { Tx } from '../db/engine.ts';
 import { vaultSecrets } from '../db/schema.ts';
 import { BerthError, UnavailableError } from '../domain/errors.ts';
 import { rewrapSecret, VaultMissingKeyError } from '../domain/vault/envelope.ts';
 import type { Keyring } from '../domain/vault/keyring.ts';
-import { countSecretsNotUnder, referencedKeyIds } from '../store/secrets.ts';
+import { countSecretsNotUnder, referencedKeyIds, secretsNotUnder } from '../store/secrets.ts';
 
 export interface RotationProgress {
   done: number;
@@ -34,7 +34,7 @@ export interface RotationResult {
 export interface RotationOptions {
   batchSize?: number;
   onProgress?: (progress: RotationProgress) => void;
-  /** How long, in all, to wait for secrets that other work holds locked (default 30 s). */
+  /** How long one wait for secrets that other work holds locked may last (default 30 s). */
   lockWaitMs?: number;
   /** The pause before looking again at secrets that were locked (default 250 ms). */
   retryDelayMs?: number;
@@ -100,7 +100,7 @@ export async function rotateVault(
     // rows that other work holds at that moment. Count what is still under an older key
     // (less what cannot be opened) and come back for it, for a bounded time.
     const left = await authz.asService('vault rotation: count what is left', (tx) =>
-      countLeft(
+      countSecretsNotUnder(
         tx,
         target,
         failed.map((f) => f.id),
@@ -125,11 +125,10 @@ async function rewrapBatch(
   batchSize: number,
   failed: RotationResult['failed'],
 ): Promise<number> {
-  const pending = ne(vaultSecrets.keyId, keyring.current.id);
   const rows = await tx
     .select()
     .from(vaultSecrets)
-    .where(skip.length ? and(pending, notInArray(vaultSecrets.id, skip)) : pending)
+    .where(secretsNotUnder(keyring.current.id, skip))
     .limit(batchSize)
     .for('update', { skipLocked: true });
   for (const row of rows) {
@@ -141,15 +140,6 @@ async function rewrapBatch(
       .where(and(eq(vaultSecrets.id, row.id), eq(vaultSecrets.keyId, row.keyId)));
   }
   return rows.length;
-}
-
-async function countLeft(tx: Tx, target: string, skip: string[]): Promise<number> {
-  const pending = ne(vaultSecrets.keyId, target);
-  const [row] = await tx
-    .select({ n: sql<number>`count(*)::int` })
-    .from(vaultSecrets)
-    .where(skip.length ? and(pending, notInArray(vaultSecrets.id, skip)) : pending);
-  return row?.n ?? 0;
 }
 
 function tryRewrap(

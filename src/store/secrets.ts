@@ -5,7 +5,7 @@
  * the master key's id stored beside each ciphertext. Callers hold the encrypted one and
  * cannot tell it apart; the table's NOT NULL key columns make a plaintext write fail.
  */
-import { eq, ne, type SQL, sql } from 'drizzle-orm';
+import { and, eq, ne, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/engine.ts';
 import { vaultSecrets } from '../db/schema.ts';
 import { openSecret, type SealedSecret, sealSecret } from '../domain/vault/envelope.ts';
@@ -144,10 +144,20 @@ export async function referencedKeyIds(tx: Executor): Promise<string[]> {
   return rows.map((row) => row.keyId);
 }
 
-export async function countSecretsNotUnder(tx: Executor, keyId: string): Promise<number> {
+/** Secrets not yet under master key `keyId`, leaving out the ids in `except`. */
+export function secretsNotUnder(keyId: string, except: readonly string[] = []): SQL | undefined {
+  const pending = ne(vaultSecrets.keyId, keyId);
+  return except.length ? and(pending, notInArray(vaultSecrets.id, [...except])) : pending;
+}
+
+export async function countSecretsNotUnder(
+  tx: Executor,
+  keyId: string,
+  except: readonly string[] = [],
+): Promise<number> {
   const [row] = await tx
     .select({ n: sql<number>`count(*)::int` })
     .from(vaultSecrets)
-    .where(ne(vaultSecrets.keyId, keyId));
+    .where(secretsNotUnder(keyId, except));
   return row?.n ?? 0;
 }
