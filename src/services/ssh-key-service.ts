@@ -179,7 +179,7 @@ export class SshKeyService {
         const deleted = await keys.deleteKey(tx, userId, keyId);
         if (!deleted) throw new NotFoundError('SSH key');
         await this.deps.onKeysChanged?.(userId, tx);
-        return deleted.key;
+        return deleted;
       },
       keyId,
     );

@@ -207,15 +207,13 @@ export async function getDefaultKey(tx: Executor, userId: string): Promise<UserS
   return row ?? null;
 }
 
-/** Deletes a key and returns it with the id of its vault secret, if it had one. */
-export async function deleteKey(tx: Executor, userId: string, keyId: string) {
+/** Deletes a key and returns it; its vault secret goes with it (migration 0007's trigger). */
+export async function deleteKey(tx: Executor, userId: string, keyId: string): Promise<UserSshKey | null> {
   const [row] = await tx
     .delete(userSshKeys)
     .where(and(eq(userSshKeys.userId, userId), eq(userSshKeys.id, keyId)))
-    .returning({ ...publicColumns, secretId: userSshKeys.privateKeySecretId });
-  if (!row) return null;
-  const { secretId, ...key } = row;
-  return { secretId, key: key as UserSshKey };
+    .returning(publicColumns);
+  return (row as UserSshKey | undefined) ?? null;
 }
 
 /**
