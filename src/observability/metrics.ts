@@ -12,6 +12,7 @@
  * first decryption failure would go unnoticed.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RequestSeries } from './request-series.ts';
 
 /** Key step timings, from a warm cache hit (microseconds) to a cold DigitalOcean round trip. */
 const KEY_SECONDS = [
@@ -38,6 +39,7 @@ export function createMetrics(options: { version?: string } = {}) {
   });
   info.set({ version: options.version ?? 'unknown' }, 1);
 
+  const keyListReads = { hit: 0, miss: 0 };
   const metrics = {
     registry,
     deployKeyOverhead: new Histogram({
@@ -71,7 +73,18 @@ export function createMetrics(options: { version?: string } = {}) {
       help: 'Reads of a user’s key list (GET /api/ssh-keys), by result (hit, miss).',
       labelNames: ['result'],
       registers,
+      // Counted in keyListReads and added here when scraped: this runs once per read of
+      // the list, where a labelled inc() (hashing its label object) cost more than the
+      // cache lookup it counts.
+      collect() {
+        for (const result of ['hit', 'miss'] as const) {
+          if (keyListReads[result] === 0) continue;
+          this.inc({ result }, keyListReads[result]);
+          keyListReads[result] = 0;
+        }
+      },
     }),
+    keyListReads,
     keyChangeBusListening: new Gauge({
       name: 'berth_key_change_bus_listening',
       help: '1 while this process hears key changes (LISTEN); 0 while it does not, and its key list cache is off.',
@@ -125,18 +138,13 @@ export function createMetrics(options: { version?: string } = {}) {
       labelNames: ['operation', 'outcome'],
       registers,
     }),
-    httpRequests: new Counter({
-      name: 'berth_http_requests_total',
-      help: 'HTTP requests, by listener (public, internal), method, route pattern and status.',
-      labelNames: ['listener', 'method', 'route', 'status'],
-      registers,
-    }),
-    httpDuration: new Histogram({
-      name: 'berth_http_request_duration_seconds',
-      help: 'HTTP request latency, by listener, method and route pattern.',
-      labelNames: ['listener', 'method', 'route'],
+    http: new RequestSeries({
+      counterName: 'berth_http_requests_total',
+      counterHelp: 'HTTP requests, by listener (public, internal), method, route pattern and status.',
+      histogramName: 'berth_http_request_duration_seconds',
+      histogramHelp: 'HTTP request latency, by listener, method and route pattern.',
       buckets: CALL_SECONDS,
-      registers,
+      registry,
     }),
     collectErrors: new Counter({
       name: 'berth_metrics_collect_errors_total',

@@ -60,8 +60,12 @@ export function createObservers(metrics: Metrics): Observers {
       miss: () => metrics.keyCache.inc({ result: 'miss' }),
     },
     keyLists: {
-      hit: () => metrics.keyListCache.inc({ result: 'hit' }),
-      miss: () => metrics.keyListCache.inc({ result: 'miss' }),
+      hit: () => {
+        metrics.keyListReads.hit++;
+      },
+      miss: () => {
+        metrics.keyListReads.miss++;
+      },
     },
     keyChangesHeard: (listening) => metrics.keyChangeBusListening.set(listening ? 1 : 0),
     deployKeys: {
@@ -96,10 +100,8 @@ export function createObservers(metrics: Metrics): Observers {
       operation: (operation, outcome) => metrics.vaultOperations.inc({ operation, outcome }),
     },
     http: (listener) => ({
-      request({ method, route, status, seconds }) {
-        metrics.httpRequests.inc({ listener, method, route, status: String(status) });
-        metrics.httpDuration.observe({ listener, method, route }, seconds);
-      },
+      request: ({ method, route, status, seconds }) =>
+        metrics.http.observe(listener, method, route, status, seconds),
     }),
   };
 }
