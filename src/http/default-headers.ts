@@ -12,8 +12,8 @@
  * docs/performance.md). Without a Node response (tests calling `app.request`), they
  * are set on the answer afterwards, with the same result.
  */
-import type { ServerResponse } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
+import { nodeResponse } from './node.ts';
 import type { AppEnv } from './types.ts';
 
 /** What hono/secure-headers sets by default, without the cross-origin embedder and resource policies. */
@@ -46,21 +46,13 @@ export const API_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
-const API_PREFIXES = ['/api/', '/auth/'];
-
-/** The Node response under this request, when Node serves it. */
-export function nodeResponse(c: { env: unknown }): ServerResponse | null {
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  return outgoing && typeof outgoing.setHeader === 'function' && !outgoing.headersSent ? outgoing : null;
-}
-
 export function defaultHeaders(): MiddlewareHandler<AppEnv> {
   const api = Object.entries(API_HEADERS);
   const other = Object.entries(SECURITY_HEADERS);
   // Not an async function: on the Node path it adds no promise of its own to the request.
   return (c, next) => {
     const path = c.req.path;
-    const headers = API_PREFIXES.some((prefix) => path.startsWith(prefix)) ? api : other;
+    const headers = path.startsWith('/api/') || path.startsWith('/auth/') ? api : other;
     const outgoing = nodeResponse(c);
     if (outgoing) {
       // Node merges these with the answer's own headers, the answer's taking precedence.

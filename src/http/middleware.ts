@@ -8,7 +8,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { nodeResponse } from './default-headers.ts';
+import { nodeResponse, requestHeader } from './node.ts';
 import { problemResponse } from './problem.ts';
 import type { AppEnv } from './types.ts';
 
@@ -21,7 +21,7 @@ const SANE_REQUEST_ID = /^[\w\-=]{1,128}$/;
  * the default headers, it goes straight onto the Node response when there is one.
  */
 export const requestIds = (): MiddlewareHandler<AppEnv> => (c, next) => {
-  const given = c.req.header('x-request-id');
+  const given = requestHeader(c, 'x-request-id');
   const id = given && SANE_REQUEST_ID.test(given) ? given : randomUUID();
   c.set('requestId', id);
   const outgoing = nodeResponse(c);

@@ -32,7 +32,13 @@ export class MemoryKeyCache implements KeyCache {
   private readonly lru: LRUCache<string, CachedKeys>;
 
   constructor(options: { max?: number; ttlMs?: number } = {}) {
-    this.lru = new LRUCache({ max: options.max ?? 100_000, ttl: options.ttlMs ?? 10 * 60_000 });
+    // The clock is read on each lookup (ttlResolution 0) rather than cached behind a
+    // timer re-armed every millisecond under load (key-list-cache.ts says why).
+    this.lru = new LRUCache({
+      max: options.max ?? 100_000,
+      ttl: options.ttlMs ?? 10 * 60_000,
+      ttlResolution: 0,
+    });
   }
 
   async get(userId: string) {

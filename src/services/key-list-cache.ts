@@ -40,15 +40,25 @@ export class KeyListCache {
     options: KeyListCacheOptions = {},
     private readonly observer: KeyListCacheObserver = { hit() {}, miss() {} },
   ) {
-    this.lru = new LRUCache({ max: options.max ?? 50_000, ttl: options.ttlMs ?? 5 * 60_000 });
+    // ttlResolution 0: the clock is read on each lookup. With the default, lru-cache
+    // re-arms a timer every millisecond under load to expire its cached reading, which
+    // cost more than reading the clock.
+    this.lru = new LRUCache({
+      max: options.max ?? 50_000,
+      ttl: options.ttlMs ?? 5 * 60_000,
+      ttlResolution: 0,
+    });
   }
 
   /**
-   * The user's list: the cached one, else `load()`'s, stored if nothing changed
+   * The user's list: the cached one, else `load(userId)`'s, stored if nothing changed
    * meanwhile. Lists come back frozen, and a hit returns the very list stored, so a
    * caller may remember what it derived from one (the API its JSON) by identity.
    */
-  async get(userId: string, load: () => Promise<readonly UserSshKey[]>): Promise<readonly UserSshKey[]> {
+  async get(
+    userId: string,
+    load: (userId: string) => Promise<readonly UserSshKey[]>,
+  ): Promise<readonly UserSshKey[]> {
     const cached = this.lru.get(userId);
     if (cached) {
       this.observer.hit();
@@ -56,7 +66,7 @@ export class KeyListCache {
     }
     this.observer.miss();
     const before = this.changes;
-    const keys = Object.freeze(await load());
+    const keys = Object.freeze(await load(userId));
     if (!this.suspended && this.changes === before) this.lru.set(userId, keys);
     return keys;
   }
