@@ -5,15 +5,12 @@
  * a user are theirs alone). A route may set its own value of any of them (the API docs
  * page has its own CSP), and the route's wins.
  *
- * Served by Node, the headers are written to the Node response before the route runs:
- * set through the fetch API's `Headers` after the route has answered, which is how
- * Hono's middleware does it, they cost an authenticated read more CPU than its database
- * work (each `set` validates and re-sorts a `Headers` object; measured in
- * docs/performance.md). Without a Node response (tests calling `app.request`), they
- * are set on the answer afterwards, with the same result.
+ * Served by Node, the headers are handed to berth's Node response before the route runs,
+ * which writes them with the answer's own (node.ts says why). Without it (tests calling
+ * `app.request`), they are set on the answer afterwards, with the same result.
  */
 import type { MiddlewareHandler } from 'hono';
-import { nodeResponse } from './node.ts';
+import { berthResponse } from './node.ts';
 import type { AppEnv } from './types.ts';
 
 /** What hono/secure-headers sets by default, without the cross-origin embedder and resource policies. */
@@ -49,16 +46,19 @@ export const API_HEADERS: Readonly<Record<string, string>> = {
 export function defaultHeaders(): MiddlewareHandler<AppEnv> {
   const api = Object.entries(API_HEADERS);
   const other = Object.entries(SECURITY_HEADERS);
+  const apiLines = api.flat();
+  const otherLines = other.flat();
   // Not an async function: on the Node path it adds no promise of its own to the request.
   return (c, next) => {
     const path = c.req.path;
-    const headers = path.startsWith('/api/') || path.startsWith('/auth/') ? api : other;
-    const outgoing = nodeResponse(c);
+    const isApi = path.startsWith('/api/') || path.startsWith('/auth/');
+    const outgoing = berthResponse(c);
     if (outgoing) {
-      // Node merges these with the answer's own headers, the answer's taking precedence.
-      for (const [name, value] of headers) outgoing.setHeader(name, value);
+      // Written with the answer's own headers, the answer's value of any taking precedence.
+      outgoing.defaults = isApi ? apiLines : otherLines;
       return next();
     }
+    const headers = isApi ? api : other;
     return next().then(() => {
       for (const [name, value] of headers) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
     });

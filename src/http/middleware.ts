@@ -8,7 +8,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { nodeResponse, requestHeader } from './node.ts';
+import { berthResponse, requestHeader } from './node.ts';
 import { problemResponse } from './problem.ts';
 import type { AppEnv } from './types.ts';
 
@@ -18,14 +18,14 @@ const SANE_REQUEST_ID = /^[\w\-=]{1,128}$/;
 
 /**
  * `x-request-id` in and out: the caller's if it is a sane token, else a fresh UUID. Like
- * the default headers, it goes straight onto the Node response when there is one.
+ * the default headers, it is handed to berth's Node response when there is one.
  */
 export const requestIds = (): MiddlewareHandler<AppEnv> => (c, next) => {
   const given = requestHeader(c, 'x-request-id');
   const id = given && SANE_REQUEST_ID.test(given) ? given : randomUUID();
   c.set('requestId', id);
-  const outgoing = nodeResponse(c);
-  if (outgoing) outgoing.setHeader('x-request-id', id);
+  const outgoing = berthResponse(c);
+  if (outgoing) outgoing.requestId = id;
   else c.header('x-request-id', id);
   return next();
 };

@@ -4,6 +4,7 @@
  * names the port the system chose.
  */
 import { type ServerType, serve } from '@hono/node-server';
+import { BerthResponse } from './node.ts';
 
 export type FetchHandler = (request: Request, env: unknown) => Response | Promise<Response>;
 
@@ -18,7 +19,9 @@ export async function listen(
   options: { port: number; host: string },
 ): Promise<Listener> {
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch, port: options.port, hostname: options.host }, () => resolve(s));
+    // berth's response class writes the headers every answer carries in one pass (node.ts).
+    const serverOptions = { ServerResponse: BerthResponse };
+    const s = serve({ fetch, port: options.port, hostname: options.host, serverOptions }, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address();

@@ -1,0 +1,101 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BerthResponse } from './node.ts';
+
+let server: Server | undefined;
+afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+/** Serves one answer written by `answer` through a BerthResponse; the headers a client gets. */
+async function headersOf(answer: (res: BerthResponse) => void): Promise<IncomingHttpHeaders> {
+  server = createServer({ ServerResponse: BerthResponse }, (_req, res) => answer(res as BerthResponse));
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const res = await fetch(`http://127.0.0.1:${port}/`);
+  await res.text();
+  return Object.fromEntries(res.headers);
+}
+
+const DEFAULTS = ['x-frame-options', 'DENY', 'cache-control', 'no-store'];
+
+describe('BerthResponse', () => {
+  it('writes the request id and the defaults with the answer’s own headers', async () => {
+    const headers = await headersOf((res) => {
+      res.requestId = 'r-1';
+      res.defaults = DEFAULTS;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    expect(headers).toMatchObject({
+      'content-type': 'application/json',
+      'x-request-id': 'r-1',
+      'x-frame-options': 'DENY',
+      'cache-control': 'no-store',
+    });
+  });
+
+  it('lets the answer’s own value win, whatever the case of its name', async () => {
+    const headers = await headersOf((res) => {
+      res.requestId = 'r-1';
+      res.defaults = DEFAULTS;
+      res.writeHead(200, { 'Cache-Control': 'max-age=60', 'X-Request-Id': 'own' });
+      res.end();
+    });
+    expect(headers['cache-control']).toBe('max-age=60');
+    expect(headers['x-request-id']).toBe('own');
+    expect(headers['x-frame-options']).toBe('DENY');
+  });
+
+  it('lets a value set with setHeader win too', async () => {
+    const headers = await headersOf((res) => {
+      res.defaults = DEFAULTS;
+      res.setHeader('x-frame-options', 'SAMEORIGIN');
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end();
+    });
+    expect(headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(headers['cache-control']).toBe('no-store');
+  });
+
+  it('takes headers given as a list, and a status message', async () => {
+    server = createServer({ ServerResponse: BerthResponse }, (_req, res) => {
+      const berth = res as BerthResponse;
+      berth.defaults = DEFAULTS;
+      berth.writeHead(418, 'Short and stout', [
+        'x-frame-options',
+        'SAMEORIGIN',
+        'content-type',
+        'text/plain',
+      ]);
+      berth.end('tea');
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(res.status).toBe(418);
+    expect(res.statusText).toBe('Short and stout');
+    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.text()).toBe('tea');
+  });
+
+  it('writes the defaults on an answer that never calls writeHead', async () => {
+    const headers = await headersOf((res) => {
+      res.requestId = 'r-2';
+      res.defaults = DEFAULTS;
+      res.end('implicit');
+    });
+    expect(headers['x-request-id']).toBe('r-2');
+    expect(headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers as Node’s own response does when nothing was handed to it', async () => {
+    const headers = await headersOf((res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('plain');
+    });
+    expect(headers['content-type']).toBe('text/plain');
+    expect(headers['x-request-id']).toBeUndefined();
+    expect(headers['cache-control']).toBeUndefined();
+  });
+});
