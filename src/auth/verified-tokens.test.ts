@@ -55,6 +55,20 @@ describe('cacheVerifiedTokens', () => {
     expect(calls).toEqual(['bad', 'bad']);
   });
 
+  it('answers only for the very token it verified, not another carrying the same signature', async () => {
+    const { verifier, calls } = countingVerifier((token) => {
+      if (token !== 'h.p1.sig') throw new AuthenticationError('invalid', 'The access token is not valid.');
+      return user(2_000);
+    });
+    const cached = cacheVerifiedTokens(verifier, { now: () => 0 });
+    await cached.verify('h.p1.sig');
+    // A forged token: another payload with the first token's signature.
+    expect(cached.known?.('h.p2.sig')).toBeUndefined();
+    await expect(cached.verify('h.p2.sig')).rejects.toThrow('not valid');
+    expect(calls).toEqual(['h.p1.sig', 'h.p2.sig']);
+    expect(cached.known?.('h.p1.sig')).toEqual(user(2_000));
+  });
+
   it('keeps tokens apart: a second token is verified on its own', async () => {
     const { verifier, calls } = countingVerifier(() => user(2_000));
     const cached = cacheVerifiedTokens(verifier, { now: () => 0 });
