@@ -25,7 +25,7 @@ const KeyList = z.object({ keys: z.array(SshKeySchema) });
 export function sshKeyRoutes(deps: { sshKeys: SshKeyApi; limiter: RateLimiter }) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const ctx = (c: { get(key: 'requestId'): string }) => ({ requestId: c.get('requestId') });
-  const bodies = new WeakMap<readonly UserSshKey[], string>();
+  const bodies = new WeakMap<readonly UserSshKey[], Uint8Array<ArrayBuffer>>();
 
   app.openapi(
     createRoute({
@@ -42,10 +42,12 @@ export function sshKeyRoutes(deps: { sshKeys: SshKeyApi; limiter: RateLimiter })
     async (c) => {
       const keys = await deps.sshKeys.getUserSSHKeys(c.get('user').id);
       // A list from the key list cache is the same object until the user's keys change,
-      // so its JSON is made once: serialising it was the largest cost of this read.
+      // so its JSON is made once: serialising it was the largest cost of this read. It is
+      // kept as bytes, which Node writes as they are, where a string is encoded anew on
+      // every write.
       let body = bodies.get(keys);
       if (body === undefined) {
-        body = JSON.stringify({ keys: keys.map(toKey) } satisfies z.infer<typeof KeyList>);
+        body = Buffer.from(JSON.stringify({ keys: keys.map(toKey) } satisfies z.infer<typeof KeyList>));
         bodies.set(keys, body);
       }
       // The JSON is `KeyList`'s shape (checked where it is made); the cast says so to the
