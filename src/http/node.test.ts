@@ -79,6 +79,20 @@ describe('BerthResponse', () => {
     expect(await res.text()).toBe('tea');
   });
 
+  it('refuses a header list of odd length as Node does', async () => {
+    let thrown: unknown;
+    await headersOf((res) => {
+      res.defaults = DEFAULTS;
+      try {
+        res.writeHead(200, ['content-type'] as unknown as string[]);
+      } catch (error) {
+        thrown = error;
+      }
+      res.end();
+    });
+    expect((thrown as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
+  });
+
   it('writes the defaults on an answer that never calls writeHead', async () => {
     const headers = await headersOf((res) => {
       res.requestId = 'r-2';
