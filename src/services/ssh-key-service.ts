@@ -345,7 +345,9 @@ export class SshKeyService {
     try {
       return await this.deps.authz.withUser(userId, async (tx) => {
         const result = await fn(tx);
-        await writeAudit(tx, entry('success', keyId ?? idOf(result)));
+        // Null is an operation that gave way and changed nothing (a default key that
+        // another call made first): there is nothing to record as done.
+        if (result !== null) await writeAudit(tx, entry('success', keyId ?? idOf(result)));
         return result;
       });
     } catch (error) {

@@ -295,6 +295,21 @@ describe.each(testEngines())('SSH key service on %s', (engine: EngineName) => {
     ]);
   });
 
+  it('records nothing when a stored default key gives way to the one the user has', async () => {
+    const userId = await t.createUser();
+    const [first] = await service.ensureUserHasSSHKeys(userId);
+    const before = await auditOf(userId);
+    const pair = await service.generateSSHKeyPair('ed25519', 'second default');
+    const stored = await service.storeUserSSHKey(userId, pair, {
+      name: 'default',
+      isDefault: true,
+      privateKeyShown: false,
+    });
+    expect(stored).toBeNull();
+    expect(await auditOf(userId)).toEqual(before);
+    expect((await service.getUserSSHKeys(userId)).map((k) => k.id)).toEqual([first!.id]);
+  });
+
   it('audits a service read of a private key that does not decrypt, against the key’s owner', async () => {
     const userId = await t.createUser();
     const [key] = await service.ensureUserHasSSHKeys(userId);
