@@ -12,7 +12,7 @@
  * median ratio, its two rates the figure and baseline printed, and its slice's p99 the
  * latency (the bare slice's the baseline). The keygen benchmark measures the same way.
  * Diagnostics on stderr give every pair's ratio, the whole run's ratio (every request of
- * each side over its time) and the worst slice's p99. `BERTH_BENCH_API_AA=1` measures
+ * each side over its time), the worst slice's p99 and every slice's. `BERTH_BENCH_API_AA=1` measures
  * the bare route against itself, to check that the scheme favours neither side.
  *
  * The load comes from autocannon's command line in a child process, not from its
@@ -114,7 +114,8 @@ export async function benchApi(options: ApiBenchOptions = {}): Promise<BenchRow[
       `api details${aa ? ' (A/A: the bare route on both sides)' : ''}: ${pairs} pairs of ${slice} s slices; ` +
         `pair ratios ${sorted.map((p) => ratio(p).toFixed(3)).join(' ')}; ` +
         `whole run ${Math.round(total('api'))} / ${Math.round(total('bare'))} req/s (ratio ${(total('api') / total('bare')).toFixed(3)}); ` +
-        `worst slice p99 ${Math.max(...measured.map((p) => p.api.p99Ms))} ms (bare ${Math.max(...measured.map((p) => p.bare.p99Ms))} ms)\n`,
+        `worst slice p99 ${Math.max(...measured.map((p) => p.api.p99Ms))} ms (bare ${Math.max(...measured.map((p) => p.bare.p99Ms))} ms); ` +
+        `slice p99s ${measured.map((p) => p.api.p99Ms).join(' ')} ms (bare ${measured.map((p) => p.bare.p99Ms).join(' ')} ms)\n`,
     );
     const baselineName = 'bare Hono JSON route';
     const figure = aa ? 'bare Hono GET / against itself (A/A)' : 'GET /api/ssh-keys, PostgreSQL';
