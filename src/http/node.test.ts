@@ -93,6 +93,37 @@ describe('BerthResponse', () => {
     expect((thrown as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
   });
 
+  it('reads its arguments as Node does: headers after an undefined message, or as a list of pairs', async () => {
+    const second = await headersOf((res) => {
+      res.defaults = DEFAULTS;
+      res.writeHead(200, undefined, { 'cache-control': 'private' });
+      res.end();
+    });
+    expect(second['cache-control']).toBe('private');
+    expect(second['x-frame-options']).toBe('DENY');
+    const pairs = await headersOf((res) => {
+      res.defaults = DEFAULTS;
+      res.writeHead(200, [['cache-control', 'private'] as unknown as string]);
+      res.end();
+    });
+    expect(pairs['cache-control']).toBe('private');
+    expect(pairs['x-frame-options']).toBe('DENY');
+  });
+
+  it('refuses a header without a value as Node does', async () => {
+    let thrown: unknown;
+    await headersOf((res) => {
+      res.requestId = 'r-3';
+      try {
+        res.writeHead(200, { 'x-empty': undefined });
+      } catch (error) {
+        thrown = error;
+      }
+      res.end();
+    });
+    expect((thrown as { code?: string }).code).toBe('ERR_HTTP_INVALID_HEADER_VALUE');
+  });
+
   it('writes the defaults on an answer that never calls writeHead', async () => {
     const headers = await headersOf((res) => {
       res.requestId = 'r-2';

@@ -37,44 +37,56 @@ export class BerthResponse<
     reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
     headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
   ): this {
+    // Node's own reading of its arguments: headers come second when no message is given.
     const reason = typeof reasonOrHeaders === 'string' ? reasonOrHeaders : undefined;
-    const given = reason === undefined ? (reasonOrHeaders as typeof headers) : headers;
-    // Nothing handed over, or a list Node refuses (an odd length): Node's own writeHead.
-    if (
-      (this.requestId === undefined && this.defaults === undefined) ||
-      (Array.isArray(given) && given.length % 2 !== 0)
-    ) {
+    const given = reason === undefined ? (headers ?? (reasonOrHeaders as typeof headers)) : headers;
+    const lines = this.requestId === undefined && this.defaults === undefined ? null : ownLines(given);
+    // Nothing handed over, or headers Node refuses (a list of odd length): Node's writeHead.
+    if (lines === null) {
       return reason === undefined
         ? super.writeHead(statusCode, given)
         : super.writeHead(statusCode, reason, given);
     }
-    const lines: OutgoingHttpHeader[] = [];
-    const own: string[] = [];
-    if (Array.isArray(given)) {
-      for (let i = 0; i < given.length; i += 2) {
-        lines.push(given[i] as OutgoingHttpHeader, given[i + 1] as OutgoingHttpHeader);
-        own.push(String(given[i]).toLowerCase());
-      }
-    } else if (given) {
-      for (const name of Object.keys(given)) {
-        const value = given[name];
-        if (value === undefined) continue;
-        lines.push(name, value);
-        own.push(name.toLowerCase());
-      }
-    }
-    if (this.requestId !== undefined && !own.includes('x-request-id') && !this.hasHeader('x-request-id')) {
+    const own = new Set<string>();
+    for (let i = 0; i < lines.length; i += 2) own.add(String(lines[i]).toLowerCase());
+    if (this.requestId !== undefined && !own.has('x-request-id') && !this.hasHeader('x-request-id')) {
       lines.push('x-request-id', this.requestId);
     }
     const defaults = this.defaults ?? [];
     for (let i = 0; i + 1 < defaults.length; i += 2) {
       const name = defaults[i] as string;
-      if (!own.includes(name) && !this.hasHeader(name)) lines.push(name, defaults[i + 1] as string);
+      if (!own.has(name) && !this.hasHeader(name)) lines.push(name, defaults[i + 1] as string);
     }
     return reason === undefined
       ? super.writeHead(statusCode, lines)
       : super.writeHead(statusCode, reason, lines);
   }
+}
+
+/**
+ * The answer's own headers as a flat list of names and values, in every form Node's
+ * writeHead takes (an object, a flat list, a list of pairs); null for a flat list of odd
+ * length, which Node refuses. Values go through as they are, so Node validates them.
+ */
+function ownLines(
+  given: OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined,
+): OutgoingHttpHeader[] | null {
+  // An undefined value stays in, typed as a header, so that Node refuses it as it would.
+  const lines: OutgoingHttpHeader[] = [];
+  if (Array.isArray(given)) {
+    if (given.length > 0 && Array.isArray(given[0])) {
+      for (const pair of given as unknown as OutgoingHttpHeader[][]) {
+        lines.push(pair[0] as OutgoingHttpHeader, pair[1] as OutgoingHttpHeader);
+      }
+    } else if (given.length % 2 !== 0) {
+      return null;
+    } else {
+      lines.push(...given);
+    }
+  } else if (given) {
+    for (const name of Object.keys(given)) lines.push(name, given[name] as OutgoingHttpHeader);
+  }
+  return lines;
 }
 
 /** berth's Node response under this request, while its headers can still be set. */
@@ -84,12 +96,20 @@ export function berthResponse(c: { env: unknown }): BerthResponse | null {
 }
 
 /**
- * A request header by its lower-case name. Node has already joined repeated fields as
- * the fetch API would (`a, b`), and refused any value with a control character.
+ * A request header by its lower-case name, as the fetch API gives it: repeated lines
+ * joined with ", ". Read from Node's raw lines, not its `headers` object, which keeps only
+ * the first line of some fields (two Authorization lines must stay two, which the bearer
+ * pattern refuses, not become the first). Node's parser has already trimmed each value
+ * and refused any with a control character.
  */
 export function requestHeader(c: Context, name: Lowercase<string>): string | undefined {
-  const headers = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.headers;
-  if (headers === undefined) return c.req.header(name);
-  const value = headers[name];
-  return typeof value === 'string' ? value : undefined;
+  const raw = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.rawHeaders;
+  if (raw === undefined) return c.req.header(name);
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const field = raw[i] as string;
+    if (field.length !== name.length || field.toLowerCase() !== name) continue;
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+  }
+  return value;
 }

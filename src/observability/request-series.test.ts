@@ -45,6 +45,13 @@ function promClientExposition(requests: Request[]): Promise<string> {
   return registry.metrics();
 }
 
+/** A registry that speaks OpenMetrics (the typings give the constructor no argument). */
+function openMetricsRegistry(): Registry {
+  const registry = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry as unknown as Registry;
+}
+
 function seriesRegistry(requests: Request[]) {
   const registry = new Registry();
   const series = new RequestSeries({ ...NAMES, buckets: BUCKETS, registry });
@@ -63,6 +70,39 @@ describe('RequestSeries', () => {
     expect(ours).toContain(
       'test_http_requests_total{listener="public",method="GET",route="/api/ssh-keys",status="200"} 3',
     );
+  });
+
+  it("exposes what prom-client exposes in OpenMetrics' format too", async () => {
+    const ours = openMetricsRegistry();
+    const series = new RequestSeries({ ...NAMES, buckets: BUCKETS, registry: ours });
+    const theirs = openMetricsRegistry();
+    const counter = new Counter({
+      name: NAMES.counterName,
+      help: NAMES.counterHelp,
+      labelNames: ['listener', 'method', 'route', 'status'],
+      registers: [theirs],
+    });
+    const histogram = new Histogram({
+      name: NAMES.histogramName,
+      help: NAMES.histogramHelp,
+      labelNames: ['listener', 'method', 'route'],
+      buckets: BUCKETS,
+      registers: [theirs],
+    });
+    for (const request of REQUESTS) {
+      const [listener, method, route, status, seconds] = request;
+      series.observe(...request);
+      counter.inc({ listener, method, route, status: String(status) });
+      histogram.observe({ listener, method, route }, seconds);
+    }
+    const exposed = await ours.metrics();
+    expect(exposed).toBe(await theirs.metrics());
+    expect(exposed).toContain('# TYPE test_http_requests counter');
+  });
+
+  it('refuses a duration that is not a finite number, as prom-client does', () => {
+    const { series } = seriesRegistry([]);
+    expect(() => series.observe('public', 'GET', '/x', 200, Number.NaN)).toThrow(TypeError);
   });
 
   it('exposes nothing but the headers before the first request, as prom-client does', async () => {

@@ -59,6 +59,9 @@ export class RequestSeries {
 
   /** One answered request. */
   observe(listener: string, method: string, route: string, status: number, seconds: number): void {
+    // As prom-client's Histogram refuses it: one such value would make the sum NaN for good.
+    if (!Number.isFinite(seconds))
+      throw new TypeError(`A request duration must be a finite number: ${seconds}`);
     // Found by route (a route pattern is the same string each time, its hash kept by the
     // engine) and then among that route's few series; a key joined from all four labels
     // would be a new string to hash on every request.
@@ -95,13 +98,15 @@ export class RequestSeries {
 
   private counterMetric() {
     const { counterName: name, counterHelp: help } = this.options;
-    return {
+    const metric = {
       name,
       help,
       type: 'counter',
       aggregator: 'sum',
+      // The registry's name, read at scrape time: for OpenMetrics it drops `_total` from
+      // a counter's name and adds it back to each sample, as it does for prom-client's.
       get: async () => ({
-        name,
+        name: metric.name,
         help,
         type: 'counter',
         aggregator: 'sum',
@@ -114,6 +119,7 @@ export class RequestSeries {
       }),
       reset: () => this.reset(),
     };
+    return metric;
   }
 
   private histogramMetric() {

@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../../src/auth/jwt.ts';
 import { cacheVerifiedTokens } from '../../src/auth/verified-tokens.ts';
+import { berthResponse } from '../../src/http/node.ts';
 import { type Listener, listen } from '../../src/http/server.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { buildApi, TEST_ISSUER, TEST_SECRET, tokenFor } from './support.ts';
@@ -40,13 +41,24 @@ describe('the API served by Node', () => {
   beforeAll(async () => {
     t = await openTestDatabase('pglite');
     const verifier = cacheVerifiedTokens(createTokenVerifier({ secret: TEST_SECRET, issuer: TEST_ISSUER }));
-    const { app } = buildApi(t, { auth: { verifier } });
+    const { app } = buildApi(t, {
+      auth: { verifier },
+      // Says whether the request reached its route with berth's Node response under it:
+      // without it every step here would take the fetch API's path and pass as well.
+      extraRoutes: (routes) =>
+        routes.get('/probe', (c) => c.json({ berthResponse: berthResponse(c) !== null })),
+    });
     server = await listen(app.fetch, { port: 0, host: '127.0.0.1' });
     token = await tokenFor(await t.createUser());
   });
   afterAll(async () => {
     await server?.close();
     await t?.close();
+  });
+
+  it("serves every request with berth's own Node response", async () => {
+    const res = await fetch(`${server.url}/probe`);
+    expect(await res.json()).toEqual({ berthResponse: true });
   });
 
   it("answers with the caller's request id, read from Node's request", async () => {
@@ -90,6 +102,17 @@ describe('the API served by Node', () => {
       expect(res.status, header).toBe(401);
       expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="berth"/);
     }
+  });
+
+  it('refuses two Authorization lines, even when the first holds a remembered token', async () => {
+    expect((await get(server.url, '/api/ssh-keys', [['authorization', `Bearer ${token}`]])).status).toBe(200);
+    // Node's parsed headers keep only the first line; as the fetch API does, berth reads
+    // both, joined, which no bearer token matches.
+    const res = await get(server.url, '/api/ssh-keys', [
+      ['authorization', `Bearer ${token}`],
+      ['authorization', `Bearer ${token}`],
+    ]);
+    expect(res.status).toBe(401);
   });
 
   it('refuses a request without a token, naming the scheme', async () => {

@@ -26,6 +26,7 @@ export function sshKeyRoutes(deps: { sshKeys: SshKeyApi; limiter: RateLimiter })
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const ctx = (c: { get(key: 'requestId'): string }) => ({ requestId: c.get('requestId') });
   const bodies = new WeakMap<readonly UserSshKey[], Uint8Array<ArrayBuffer>>();
+  const utf8 = new TextEncoder();
 
   app.openapi(
     createRoute({
@@ -44,10 +45,11 @@ export function sshKeyRoutes(deps: { sshKeys: SshKeyApi; limiter: RateLimiter })
       // A list from the key list cache is the same object until the user's keys change,
       // so its JSON is made once: serialising it was the largest cost of this read. It is
       // kept as bytes, which Node writes as they are, where a string is encoded anew on
-      // every write.
+      // every write; TextEncoder's bytes are the body's own size (Buffer.from would slice
+      // Node's 8 KiB pool, and a cached slice keeps the whole block alive).
       let body = bodies.get(keys);
       if (body === undefined) {
-        body = Buffer.from(JSON.stringify({ keys: keys.map(toKey) } satisfies z.infer<typeof KeyList>));
+        body = utf8.encode(JSON.stringify({ keys: keys.map(toKey) } satisfies z.infer<typeof KeyList>));
         bodies.set(keys, body);
       }
       // The JSON is `KeyList`'s shape (checked where it is made); the cast says so to the
