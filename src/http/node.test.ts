@@ -6,14 +6,33 @@ import { BerthResponse } from './node.ts';
 let server: Server | undefined;
 afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
 
-/** Serves one answer written by `answer` through a BerthResponse; the headers a client gets. */
-async function headersOf(answer: (res: BerthResponse) => void): Promise<IncomingHttpHeaders> {
+/** Serves one answer written by `answer` through a BerthResponse; what a client gets. */
+async function answerOf(answer: (res: BerthResponse) => void) {
   server = createServer({ ServerResponse: BerthResponse }, (_req, res) => answer(res as BerthResponse));
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const res = await fetch(`http://127.0.0.1:${port}/`);
-  await res.text();
-  return Object.fromEntries(res.headers);
+  const body = await res.text();
+  const headers: IncomingHttpHeaders = Object.fromEntries(res.headers);
+  return { status: res.status, statusText: res.statusText, headers, body };
+}
+
+async function headersOf(answer: (res: BerthResponse) => void): Promise<IncomingHttpHeaders> {
+  return (await answerOf(answer)).headers;
+}
+
+/** The code of the error writeHead throws, as `write` calls it (the answer then ends). */
+async function refusalOf(write: (res: BerthResponse) => void): Promise<string | undefined> {
+  let thrown: unknown;
+  await headersOf((res) => {
+    try {
+      write(res);
+    } catch (error) {
+      thrown = error;
+    }
+    res.end();
+  });
+  return (thrown as { code?: string } | undefined)?.code;
 }
 
 const DEFAULTS = ['x-frame-options', 'DENY', 'cache-control', 'no-store'];
@@ -58,8 +77,7 @@ describe('BerthResponse', () => {
   });
 
   it('takes headers given as a list, and a status message', async () => {
-    server = createServer({ ServerResponse: BerthResponse }, (_req, res) => {
-      const berth = res as BerthResponse;
+    const res = await answerOf((berth) => {
       berth.defaults = DEFAULTS;
       berth.writeHead(418, 'Short and stout', [
         'x-frame-options',
@@ -69,28 +87,19 @@ describe('BerthResponse', () => {
       ]);
       berth.end('tea');
     });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const res = await fetch(`http://127.0.0.1:${port}/`);
     expect(res.status).toBe(418);
     expect(res.statusText).toBe('Short and stout');
-    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-    expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(await res.text()).toBe('tea');
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body).toBe('tea');
   });
 
   it('refuses a header list of odd length as Node does', async () => {
-    let thrown: unknown;
-    await headersOf((res) => {
+    const code = await refusalOf((res) => {
       res.defaults = DEFAULTS;
-      try {
-        res.writeHead(200, ['content-type'] as unknown as string[]);
-      } catch (error) {
-        thrown = error;
-      }
-      res.end();
+      res.writeHead(200, ['content-type'] as unknown as string[]);
     });
-    expect((thrown as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(code).toBe('ERR_INVALID_ARG_VALUE');
   });
 
   it('reads its arguments as Node does: headers after an undefined message, or as a list of pairs', async () => {
@@ -111,17 +120,11 @@ describe('BerthResponse', () => {
   });
 
   it('refuses a header without a value as Node does', async () => {
-    let thrown: unknown;
-    await headersOf((res) => {
+    const code = await refusalOf((res) => {
       res.requestId = 'r-3';
-      try {
-        res.writeHead(200, { 'x-empty': undefined });
-      } catch (error) {
-        thrown = error;
-      }
-      res.end();
+      res.writeHead(200, { 'x-empty': undefined });
     });
-    expect((thrown as { code?: string }).code).toBe('ERR_HTTP_INVALID_HEADER_VALUE');
+    expect(code).toBe('ERR_HTTP_INVALID_HEADER_VALUE');
   });
 
   it('writes the defaults on an answer that never calls writeHead', async () => {

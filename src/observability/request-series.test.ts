@@ -22,9 +22,8 @@ const REQUESTS: Request[] = [
   ['public', 'GET', '/api/ssh-keys', 200, 0.2],
 ];
 
-/** The same requests through prom-client's own Counter and Histogram. */
-function promClientExposition(requests: Request[]): Promise<string> {
-  const registry = new Registry();
+/** The same requests through prom-client's own Counter and Histogram, in `registry`. */
+function promClientRegistry(requests: Request[], registry = new Registry()): Registry {
   const counter = new Counter({
     name: NAMES.counterName,
     help: NAMES.counterHelp,
@@ -42,8 +41,10 @@ function promClientExposition(requests: Request[]): Promise<string> {
     counter.inc({ listener, method, route, status: String(status) });
     histogram.observe({ listener, method, route }, seconds);
   }
-  return registry.metrics();
+  return registry;
 }
+
+const promClientExposition = (requests: Request[]) => promClientRegistry(requests).metrics();
 
 /** A registry that speaks OpenMetrics (the typings give the constructor no argument). */
 function openMetricsRegistry(): Registry {
@@ -52,8 +53,7 @@ function openMetricsRegistry(): Registry {
   return registry as unknown as Registry;
 }
 
-function seriesRegistry(requests: Request[]) {
-  const registry = new Registry();
+function seriesRegistry(requests: Request[], registry = new Registry()) {
   const series = new RequestSeries({ ...NAMES, buckets: BUCKETS, registry });
   for (const request of requests) series.observe(...request);
   return { registry, series };
@@ -73,30 +73,8 @@ describe('RequestSeries', () => {
   });
 
   it("exposes what prom-client exposes in OpenMetrics' format too", async () => {
-    const ours = openMetricsRegistry();
-    const series = new RequestSeries({ ...NAMES, buckets: BUCKETS, registry: ours });
-    const theirs = openMetricsRegistry();
-    const counter = new Counter({
-      name: NAMES.counterName,
-      help: NAMES.counterHelp,
-      labelNames: ['listener', 'method', 'route', 'status'],
-      registers: [theirs],
-    });
-    const histogram = new Histogram({
-      name: NAMES.histogramName,
-      help: NAMES.histogramHelp,
-      labelNames: ['listener', 'method', 'route'],
-      buckets: BUCKETS,
-      registers: [theirs],
-    });
-    for (const request of REQUESTS) {
-      const [listener, method, route, status, seconds] = request;
-      series.observe(...request);
-      counter.inc({ listener, method, route, status: String(status) });
-      histogram.observe({ listener, method, route }, seconds);
-    }
-    const exposed = await ours.metrics();
-    expect(exposed).toBe(await theirs.metrics());
+    const exposed = await seriesRegistry(REQUESTS, openMetricsRegistry()).registry.metrics();
+    expect(exposed).toBe(await promClientRegistry(REQUESTS, openMetricsRegistry()).metrics());
     expect(exposed).toContain('# TYPE test_http_requests counter');
   });
 
@@ -113,21 +91,12 @@ describe('RequestSeries', () => {
   it("gives the registry's JSON the labels prom-client gives it", async () => {
     const { registry } = seriesRegistry(REQUESTS);
     const json = await registry.getMetricsAsJSON();
-    const reference = new Registry();
-    const histogram = new Histogram({
-      name: NAMES.histogramName,
-      help: NAMES.histogramHelp,
-      labelNames: ['listener', 'method', 'route'],
-      buckets: BUCKETS,
-      registers: [reference],
-    });
-    for (const [listener, method, route, , seconds] of REQUESTS)
-      histogram.observe({ listener, method, route }, seconds);
+    const reference = await promClientRegistry(REQUESTS).getMetricsAsJSON();
     // prom-client lists a null exemplar on each bucket; berth's metrics have no exemplars.
     const values = (metric: { values: object[] } | undefined) =>
       metric?.values.map((value) => ({ ...value, exemplar: null }));
     const ours = json.find((m) => m.name === NAMES.histogramName);
-    const theirs = (await reference.getMetricsAsJSON())[0];
+    const theirs = reference.find((m) => m.name === NAMES.histogramName);
     expect(values(ours)).toEqual(values(theirs));
     // Four routes (statuses merge): each has its buckets, +Inf, a sum and a count.
     expect(values(ours)).toHaveLength(4 * (BUCKETS.length + 3));
