@@ -1,7 +1,9 @@
 /**
  * The one place where database access is authorised. A user's query runs inside
  * `withUser(userId, fn)`: a transaction that sets Supabase-style JWT claims and switches
- * to the `authenticated` role, so the row-level security policies decide what it sees.
+ * to the `berth_user` role, so the row-level security policies decide what it sees and
+ * writes. That role is berth's own, not Supabase's `authenticated`: a Data API client
+ * holding a user's token runs as `authenticated`, which may only read (migration 0008).
  * Access beyond one user (background jobs, the reconciler, the vault rotation) goes
  * through `asService(reason, fn)`, which runs as `service_role` and must say why; the
  * reason names the call site in code review and in the database's own logs.
@@ -35,13 +37,17 @@ export interface Authz {
   scriptAsService(reason: string, statements: SQL[]): Promise<Row[][]>;
 }
 
-/** What a user's statements run under: their claims, as Supabase sets them, and the role. */
+/**
+ * What a user's statements run under: their claims, exactly as Supabase sets them for a
+ * signed-in user (so `auth.uid()` and `auth.role()` read as they would there), and
+ * berth's own user role, which alone may write.
+ */
 function asUser(userId: string): SQL {
   // A malformed id would reach auth.uid()'s uuid cast and fail there with database
   // text; refusing it here keeps the error typed and the query never sent.
   if (!UUID.test(userId)) throw new TypeError('withUser needs a user id that is a UUID');
   const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
-  return sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
+  return sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'berth_user', true)`;
 }
 
 /** What a service statement runs under: the service role, and its reason as the database shows it. */

@@ -30,7 +30,8 @@ async function schemaFingerprint(db: Executor) {
     grants: await rows(
       db,
       sql`select table_name, grantee, privilege_type from information_schema.role_table_grants
-      where table_schema = 'public' and grantee in ('anon', 'authenticated', 'service_role') order by 1, 2, 3`,
+      where table_schema = 'public' and grantee in ('anon', 'authenticated', 'berth_user', 'service_role')
+      order by 1, 2, 3`,
     ),
     migrations: await rows(db, sql`select hash from drizzle.__drizzle_migrations order by id`),
   };
@@ -50,15 +51,17 @@ describe.each(testEngines())('migrations on %s', (engine: EngineName) => {
     expect(before.migrations.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('creates the Supabase roles, with BYPASSRLS for service_role only', async () => {
-    const roles = await rows<{ rolname: string; rolbypassrls: boolean }>(
+  it('creates the Supabase roles and berth’s user role, none that logs in, BYPASSRLS for service_role only', async () => {
+    const roles = await rows<{ rolname: string; rolbypassrls: boolean; rolcanlogin: boolean }>(
       t.db,
-      sql`select rolname, rolbypassrls from pg_roles where rolname in ('anon', 'authenticated', 'service_role') order by 1`,
+      sql`select rolname, rolbypassrls, rolcanlogin from pg_roles
+        where rolname in ('anon', 'authenticated', 'berth_user', 'service_role') order by 1`,
     );
     expect(roles).toEqual([
-      { rolname: 'anon', rolbypassrls: false },
-      { rolname: 'authenticated', rolbypassrls: false },
-      { rolname: 'service_role', rolbypassrls: true },
+      { rolname: 'anon', rolbypassrls: false, rolcanlogin: false },
+      { rolname: 'authenticated', rolbypassrls: false, rolcanlogin: false },
+      { rolname: 'berth_user', rolbypassrls: false, rolcanlogin: false },
+      { rolname: 'service_role', rolbypassrls: true, rolcanlogin: false },
     ]);
   });
 

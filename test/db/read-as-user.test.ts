@@ -57,13 +57,13 @@ describe.each(testEngines())('readAsUser on %s', (engine) => {
     expect(all).toEqual([]);
   });
 
-  it('runs as the authenticated role with the user’s claims', async () => {
+  it('runs as berth’s user role with the user’s claims', async () => {
     const [who] = await t.authz.readAsUser(
       alice,
       sql`select current_user as role, auth.uid()::text as uid`,
       (row) => row,
     );
-    expect(who).toEqual({ role: 'authenticated', uid: alice });
+    expect(who).toEqual({ role: 'berth_user', uid: alice });
   });
 
   it('leaves neither the role nor the claims on the connection it used', async () => {
@@ -72,7 +72,7 @@ describe.each(testEngines())('readAsUser on %s', (engine) => {
     const after = (await single.db.execute(
       sql`select current_user as role, current_setting('request.jwt.claims', true) as claims`,
     )) as unknown as { rows: { role: string; claims: string | null }[] };
-    expect(after.rows[0]?.role).not.toBe('authenticated');
+    expect(after.rows[0]?.role).not.toBe('berth_user');
     expect(after.rows[0]?.claims ?? '').toBe('');
   });
 
@@ -82,7 +82,7 @@ describe.each(testEngines())('readAsUser on %s', (engine) => {
     const after = (await single.db.execute(sql`select current_user as role`)) as unknown as {
       rows: { role: string }[];
     };
-    expect(after.rows[0]?.role).not.toBe('authenticated');
+    expect(after.rows[0]?.role).not.toBe('berth_user');
   });
 
   it('prepares each statement once on a connection, and plans it from then on as PostgreSQL caches it', async () => {
@@ -108,7 +108,7 @@ describe.each(testEngines())('readAsUser on %s', (engine) => {
     for (const ddl of [
       `create table ${table} (a int)`,
       `insert into ${table} values (1)`,
-      `grant select on ${table} to authenticated`,
+      `grant select on ${table} to berth_user`,
     ]) {
       await single.db.execute(sql.raw(ddl));
     }

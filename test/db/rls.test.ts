@@ -112,7 +112,12 @@ async function isolationProblems(t: TestDatabase, c: TableCase): Promise<string[
 }
 
 async function restorePolicies(t: TestDatabase) {
-  for (const file of ['0002_rls_and_grants.sql', '0004_rls_environments.sql', '0007_user_write_guards.sql']) {
+  for (const file of [
+    '0002_rls_and_grants.sql',
+    '0004_rls_environments.sql',
+    '0007_user_write_guards.sql',
+    '0008_berth_user_role.sql',
+  ]) {
     const text = readFileSync(join(migrationsFolder, file), 'utf8');
     for (const statement of text.split('--> statement-breakpoint')) {
       if (statement.trim()) await t.db.execute(sql.raw(statement));

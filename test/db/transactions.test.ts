@@ -45,7 +45,7 @@ describe.each(testEngines())('transactions on %s', (engine) => {
       await addAgent('committed')(tx);
       return rowsOf(await tx.execute(sql`select current_user as role, auth.uid()::text as uid`))[0];
     });
-    expect(who).toEqual({ role: 'authenticated', uid: alice });
+    expect(who).toEqual({ role: 'berth_user', uid: alice });
     expect(await agentNames()).toContain('committed');
   });
 
@@ -62,7 +62,7 @@ describe.each(testEngines())('transactions on %s', (engine) => {
         sql`select current_user as role, current_setting('request.jwt.claims', true) as c`,
       ),
     )[0];
-    expect(after?.role).not.toBe('authenticated');
+    expect(after?.role).not.toBe('berth_user');
     expect(after?.c ?? '').toBe('');
   });
 
