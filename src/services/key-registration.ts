@@ -20,7 +20,7 @@ import { commitWithoutWaiting } from '../db/script.ts';
 import { BerthError } from '../domain/errors.ts';
 import { auditStatement } from '../store/audit.ts';
 import { setDigitalOceanKeyIdStatement, type UserSshKey } from '../store/ssh-keys.ts';
-import type { OperationContext } from './ssh-key-service.ts';
+import { type OperationContext, requestIdOf } from './ssh-key-service.ts';
 
 export type Priority = 'deploy' | 'background';
 
@@ -28,7 +28,7 @@ export type Priority = 'deploy' | 'background';
 export interface SshKeyRegistry {
   ensureSshKey(
     key: { name: string; publicKey: string; fingerprintMd5: string },
-    options?: { priority?: Priority; createFirst?: boolean },
+    options?: { priority?: Priority; createFirst?: boolean; requestId?: string },
   ): Promise<{ id: number; fingerprint: string }>;
 }
 
@@ -165,7 +165,7 @@ export class KeyRegistrar {
         // A key berth generated is fresh randomness: it cannot be on the account unless
         // berth put it there, and then the create's "already in use" leads to the lookup.
         // An imported key may be there already (its owner's own), so it is looked up first.
-        { priority, createFirst: key.source === 'generated' },
+        { priority, createFirst: key.source === 'generated', ...requestIdOf(ctx) },
       );
     } catch (error) {
       const code = error instanceof BerthError ? error.code : 'internal';

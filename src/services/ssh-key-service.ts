@@ -34,6 +34,11 @@ export interface OperationContext {
   actor?: string;
 }
 
+/** The context's request id as an outside call's options take it: absent when there is none. */
+export function requestIdOf(ctx: OperationContext): { requestId?: string } {
+  return ctx.requestId === undefined ? {} : { requestId: ctx.requestId };
+}
+
 /**
  * Called when a user's keys change (added, generated or deleted), inside the changing transaction and before it
  * commits (cache invalidation). Given the transaction, a listener can publish with

@@ -49,6 +49,10 @@ describe.each(testEngines())('tool environments on %s', (engine) => {
       ),
     ).map((r) => r.operation);
     expect(audit).toEqual(expect.arrayContaining(['deploy.requested', 'deploy.created']));
+    // The deploy's DigitalOcean calls (the key's registration, the create) name its request.
+    const calls = s.clientLog.filter((l) => l.message === 'DigitalOcean call' && l.fields.method === 'POST');
+    const created = calls.filter((l) => l.fields.requestId === 'r1').map((l) => l.fields.path);
+    expect(created).toEqual(expect.arrayContaining(['/v2/account/keys', '/v2/droplets']));
   });
 
   it('makes one droplet for 50 concurrent deploys of one agent, and every caller gets it', async () => {

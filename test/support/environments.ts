@@ -41,6 +41,8 @@ export interface Stack {
   bus: KeyChangeBus;
   /** The deployment key cache behind `deploymentKeys`. */
   cache: KeyCache;
+  /** Every line the DigitalOcean client logged, debug included, oldest first. */
+  clientLog: { message: string; fields: Record<string, unknown> }[];
   createAgent(userId: string, name?: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -67,8 +69,11 @@ export async function openStack(
   const listening = options.reuseEmulator ? emulatorUrls.get(emulator)! : await emulator.listen(0);
   emulatorUrls.set(emulator, listening);
   const logger = pino({ level: 'silent' });
+  const clientLog: Stack['clientLog'] = [];
+  const record = (fields: Record<string, unknown>, message: string) => clientLog.push({ message, fields });
   const client = new DigitalOceanClient({
     baseUrl: listening.url,
+    logger: { debug: record, warn: record },
     token: () => EMULATOR_TOKEN,
     rateBudget: new InMemoryRateBudget(),
     timeoutMs: 10_000,
@@ -119,6 +124,7 @@ export async function openStack(
     environments,
     bus,
     cache,
+    clientLog,
     async createAgent(userId, name = 'agent') {
       const id = randomUUID();
       await t.authz.withUser(userId, (tx) => tx.insert(agents).values({ id, userId, name }));

@@ -19,6 +19,7 @@ import {
   type BreakerOptions,
   type BreakerState,
   type ClientLogger,
+  loggerForRequest,
   type RequestSpec,
   silentLogger,
   Transport,
@@ -61,6 +62,8 @@ export interface CallOptions {
   /** Deploys (a person waits) are served before background work; the default is deploy. */
   priority?: Priority;
   signal?: AbortSignal;
+  /** The berth request or job the call serves: every log line the call writes names it. */
+  requestId?: string;
 }
 
 /** A bound on pages, so a server bug cannot keep the client paging forever. */
@@ -118,6 +121,7 @@ export class DigitalOceanClient {
   private request<T>(spec: Spec, options: CallOptions = {}): Promise<T> {
     const full: RequestSpec = { ...spec, priority: options.priority ?? 'deploy' };
     if (options.signal) full.signal = options.signal;
+    if (options.requestId !== undefined) full.requestId = options.requestId;
     return this.transport.request<T>(full);
   }
 
@@ -190,7 +194,7 @@ export class DigitalOceanClient {
       {
         getByFingerprint: (fingerprint) => this.getSshKey(fingerprint, options),
         create: (k) => this.createSshKey(k, options),
-        logger: this.logger,
+        logger: loggerForRequest(this.logger, options?.requestId),
       },
       { createFirst: options?.createFirst ?? false },
     );
@@ -214,7 +218,7 @@ export class DigitalOceanClient {
         ) as Promise<unknown>,
       listByTag: (tag) => this.listDropletsByTag(tag, options),
       sleep: (ms) => this.clock.sleep(ms, options.signal),
-      logger: this.logger,
+      logger: loggerForRequest(this.logger, options.requestId),
       retry: this.retryOptions,
       random: this.random,
       maxPosts: this.createAttempts,

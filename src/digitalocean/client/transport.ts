@@ -41,6 +41,19 @@ export interface ClientLogger {
 
 export const silentLogger: ClientLogger = { debug: () => undefined, warn: () => undefined };
 
+/**
+ * The logger with `requestId` on every line, so that an on-call engineer following one
+ * request finds its DigitalOcean calls, retries and adoptions too. The same logger when
+ * there is no id (background work without one).
+ */
+export function loggerForRequest(logger: ClientLogger, requestId: string | undefined): ClientLogger {
+  if (requestId === undefined) return logger;
+  return {
+    debug: (fields, message) => logger.debug({ ...fields, requestId }, message),
+    warn: (fields, message) => logger.warn({ ...fields, requestId }, message),
+  };
+}
+
 export interface BreakerOptions {
   /** Consecutive upstream failures (5xx, timeouts, dropped connections) that open it. */
   consecutiveFailures: number;
@@ -84,6 +97,8 @@ export interface RequestSpec {
   priority: Priority;
   retry: RetryMode;
   signal?: AbortSignal;
+  /** The berth request or job this call serves, put on every log line the call writes. */
+  requestId?: string;
 }
 
 export interface TransportOptions {
@@ -141,17 +156,10 @@ export class Transport {
         options.random,
       );
     });
-    const make = (filter: (e: Error) => boolean, maxAttempts: number) => {
-      const policy = retry(handleWhen(filter), { maxAttempts, backoff });
-      policy.onRetry((event) => {
-        const message = 'error' in event ? event.error.message : 'unexpected result';
-        options.logger.warn(
-          { attempt: event.attempt, delayMs: event.delay, error: message },
-          'retrying DigitalOcean call',
-        );
-      });
-      return policy;
-    };
+    // A policy is shared by every call, so its own retry event cannot say which call it
+    // was; `request` writes the retry's log line, with the call and its request id.
+    const make = (filter: (e: Error) => boolean, maxAttempts: number) =>
+      retry(handleWhen(filter), { maxAttempts, backoff });
     this.retries = {
       transient: make(isTransient, options.retry.maxRetries),
       'rate-limit-only': make(isRateLimited, options.retry.maxRetries),
@@ -177,7 +185,29 @@ export class Transport {
   /** Sends one request with the spec's retry mode; resolves to the parsed JSON body, if any. */
   async request<T>(spec: RequestSpec): Promise<T> {
     const policy = this.retries[spec.retry];
-    return (await policy.execute(({ attempt }) => this.attempt(spec, attempt + 1), spec.signal)) as T;
+    let failed: { error: Error; at: number } | null = null;
+    const result = await policy.execute(async ({ attempt }) => {
+      if (failed) {
+        this.options.logger.warn(
+          {
+            method: spec.method,
+            path: spec.path,
+            attempt: attempt + 1,
+            waitedMs: Math.round(performance.now() - failed.at),
+            error: failed.error.message,
+            ...(spec.requestId === undefined ? {} : { requestId: spec.requestId }),
+          },
+          'retrying DigitalOcean call',
+        );
+      }
+      try {
+        return await this.attempt(spec, attempt + 1);
+      } catch (error) {
+        failed = { error: error as Error, at: performance.now() };
+        throw error;
+      }
+    }, spec.signal);
+    return result as T;
   }
 
   private call(spec: RequestSpec, status?: number): DigitalOceanCallInfo {
@@ -289,7 +319,14 @@ export class Transport {
     const observation = parseRateHeaders(response.headers, response.status, now);
     this.options.rateBudget.observe?.(observation);
     this.options.logger.debug(
-      { method: spec.method, path: spec.path, status: response.status, attempt, durationMs: now - started },
+      {
+        method: spec.method,
+        path: spec.path,
+        status: response.status,
+        attempt,
+        durationMs: now - started,
+        ...(spec.requestId === undefined ? {} : { requestId: spec.requestId }),
+      },
       'DigitalOcean call',
     );
 

@@ -7,14 +7,20 @@ import type { Droplet, DropletCreateRequest } from '../../digitalocean/client/in
 
 export type Priority = 'deploy' | 'background';
 
+/** How a call is made: who waits for it, and the request or job it serves (for its log lines). */
+export interface CallContext {
+  priority?: Priority;
+  requestId?: string;
+}
+
 export interface DropletApi {
   createDroplet(
     request: DropletCreateRequest,
-    options?: { priority?: Priority; freshTag?: boolean },
+    options?: CallContext & { freshTag?: boolean },
   ): Promise<{ droplet: Droplet; adopted: boolean }>;
-  listDropletsByTag(tag: string, options?: { priority?: Priority }): Promise<Droplet[]>;
-  deleteDroplet(id: number, options?: { priority?: Priority }): Promise<boolean>;
-  deleteDropletsByTag(tag: string, options?: { priority?: Priority }): Promise<boolean>;
+  listDropletsByTag(tag: string, options?: CallContext): Promise<Droplet[]>;
+  deleteDroplet(id: number, options?: CallContext): Promise<boolean>;
+  deleteDropletsByTag(tag: string, options?: CallContext): Promise<boolean>;
 }
 
 export interface DropletSettings {

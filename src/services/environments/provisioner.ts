@@ -20,7 +20,7 @@ import {
   transition,
 } from '../../store/environments.ts';
 import type { DeploymentKeyService, DeploymentKeys, KeyPath } from '../deployment-keys.ts';
-import type { OperationContext } from '../ssh-key-service.ts';
+import { type OperationContext, requestIdOf } from '../ssh-key-service.ts';
 import type { DropletFollower } from './follower.ts';
 import type { DropletApi, DropletSettings } from './ports.ts';
 
@@ -104,7 +104,7 @@ export class Provisioner {
         },
         // The first create under this deploy tag needs no lookup before it; a resumed
         // one (a second attempt on the same record) looks the tag up first.
-        { priority: 'deploy', freshTag: env.attempts === 1 },
+        { priority: 'deploy', freshTag: env.attempts === 1, ...requestIdOf(ctx) },
       );
       dropletId = result.droplet.id;
     } catch (error) {
@@ -116,7 +116,9 @@ export class Provisioner {
     );
     if (!recorded) {
       // Torn down (or reconciled) while the create was in flight: this droplet is unwanted.
-      await droplets.deleteDroplet(dropletId, { priority: 'background' }).catch(() => {});
+      await droplets
+        .deleteDroplet(dropletId, { priority: 'background', ...requestIdOf(ctx) })
+        .catch(() => {});
       return null;
     }
     await this.audit(env, ctx, 'deploy.created', 'success', {
@@ -136,9 +138,10 @@ export class Provisioner {
     );
     if (!env) return;
     try {
-      if (env.dropletId) await droplets.deleteDroplet(env.dropletId, { priority: 'deploy' });
+      const call = { priority: 'deploy', ...requestIdOf(ctx) } as const;
+      if (env.dropletId) await droplets.deleteDroplet(env.dropletId, call);
       // No id recorded (the create may still have happened): the deploy tag finds it.
-      else await droplets.deleteDropletsByTag(env.deployTag, { priority: 'deploy' });
+      else await droplets.deleteDropletsByTag(env.deployTag, call);
     } catch (error) {
       await this.fail(env, 'deletion', error, ctx);
       return;
