@@ -43,8 +43,12 @@ export async function rotateThroughServingBerth(options: RemoteRotation): Promis
     method: 'POST',
     headers: { [INTERNAL_SECRET_HEADER]: options.secret, 'content-type': 'application/json' },
     body: JSON.stringify({ batch_size: options.batchSize, key_id: options.keyId }),
-  }).catch((error: Error) => {
-    throw new UnavailableError(`${holder} did not answer at ${address.url}: ${error.message}`);
+  }).catch((error: Error & { cause?: { code?: string } }) => {
+    throw new UnavailableError(
+      error.cause?.code === 'ECONNREFUSED'
+        ? staleRecordMessage(options.dataDir, options.holderPid, address.url)
+        : `${holder} did not answer at ${address.url}: ${error.message}`,
+    );
   });
   if (response.status === 401) {
     throw new UnavailableError(
@@ -75,6 +79,21 @@ export async function rotateThroughServingBerth(options: RemoteRotation): Promis
     throw new UnavailableError(`${stopped} (${(error as Error).message})`);
   }
   throw new UnavailableError(stopped);
+}
+
+/**
+ * Nothing listens where the lock's holder recorded its internal API. A berth that is
+ * serving listens there, so the likeliest story is a berth killed without a chance to
+ * clean up (SIGKILL, a power cut) whose pid another program has since been given: the
+ * lock then looks held. Say so, and what to check and remove.
+ */
+function staleRecordMessage(dataDir: string, pid: number, url: string): string {
+  return (
+    `Nothing answers at ${url}, where the berth holding ${dataDir} (pid ${pid}) said its internal API listens. ` +
+    `If pid ${pid} is not a berth serving this directory (one killed without cleaning up leaves its lock, ` +
+    'and the pid may now be another program), no berth holds it: remove berth.lock and internal-api.json ' +
+    'from the directory and run this again. If it is that berth, it may be stopping: wait, then run this again.'
+  );
 }
 
 /** The body's lines, as they arrive. */
