@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadKeyring } from '../../src/config/master-keys.ts';
 import { openDatabase } from '../../src/db/engine.ts';
-import { acquireDirectoryLock, DirectoryLockedError } from '../../src/db/lock.ts';
+import { acquireDirectoryLock, DirectoryLockedError, processStartTime } from '../../src/db/lock.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -55,12 +55,32 @@ describe('the embedded data directory', () => {
       // The stale file is replaced by one naming this process, so the next berth on the
       // directory is refused for as long as this one lives.
       expect(lock.path).toBe(path);
-      expect(readFileSync(path, 'utf8')).toBe(String(process.pid));
+      expect(readFileSync(path, 'utf8')).toBe(`${process.pid} ${processStartTime(process.pid)}`);
       expect(() => acquireDirectoryLock(dir)).toThrow(DirectoryLockedError);
     } finally {
       lock.release();
     }
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('takes over a lock whose pid another program has since been given', () => {
+    const dir = tempDir();
+    const path = join(dir, 'berth.lock');
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      const started = processStartTime(other.pid!);
+      // Linux's /proc gives the start time; CI runs on Linux, so this is never skipped there.
+      expect(started).toMatch(/^\d+$/);
+      // The same pid, started at the time its owner recorded: the owner itself, refused.
+      writeFileSync(path, `${other.pid} ${started}`);
+      expect(() => acquireDirectoryLock(dir)).toThrow(`(pid ${other.pid})`);
+      // The same pid, started later than the berth that wrote the lock: another program.
+      writeFileSync(path, `${other.pid} ${Number(started) - 1}`);
+      const lock = acquireDirectoryLock(dir);
+      lock.release();
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('creates a private master key file on first start and reuses it after', () => {
