@@ -75,6 +75,12 @@ GRANT SELECT, INSERT ON public.ssh_key_audit_log TO berth_user;
 --> statement-breakpoint
 GRANT SELECT ON public.user_onboarding TO berth_user;
 --> statement-breakpoint
+-- On a Supabase project, default privileges grant every new sequence in `public` to the
+-- API roles. The rate ledger's would let `authenticated` move it with setval and so fail
+-- every insert into the ledger, and with it every DigitalOcean call. An identity column
+-- needs no privilege on its sequence to insert, so nobody but its owner needs any.
+REVOKE ALL ON SEQUENCE public.do_api_calls_id_seq FROM anon, authenticated, berth_user;
+--> statement-breakpoint
 -- 0007's guards now hold berth's user paths too. `authenticated` can no longer write at
 -- all; it stays named so that a grant restored by mistake meets the same guards.
 CREATE OR REPLACE FUNCTION public.berth_guard_user_key_update() RETURNS trigger
