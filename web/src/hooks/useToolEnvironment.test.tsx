@@ -62,7 +62,8 @@ describe('useToolEnvironment', () => {
     await act(async () => {
       await result.current.deploy.mutateAsync();
     });
-    expect(result.current.environment?.status).toBe('pending_creation');
+    // Rendered on a later tick (see the tear-down test), before the first poll 20 ms on.
+    await waitFor(() => expect(result.current.environment?.status).toBe('pending_creation'));
     await waitFor(() => {
       const s = result.current.environment?.status;
       if (s && seen.at(-1) !== s) seen.push(s);
@@ -92,7 +93,38 @@ describe('useToolEnvironment', () => {
     await act(async () => {
       await result.current.teardown.mutateAsync();
     });
-    expect(result.current.environment?.status).toBe('pending_deletion');
+    // TanStack Query tells components of a change on a later tick, so the render that
+    // shows the answer may come after the mutation's promise settles.
+    await waitFor(() => expect(result.current.environment?.status).toBe('pending_deletion'));
     expect(berth.calls('DELETE', PATH)).toHaveLength(1);
+  });
+
+  it('keeps the tear-down’s answer when a poll sent before it answers after it', async () => {
+    let slow: (() => void) | null = null;
+    let gets = 0;
+    const berth = fakeBerth({
+      'GET /api/agents/{id}/tool-environment': async () => {
+        // The second GET (the poll below) is answered only once the tear-down has been.
+        if (gets++ === 1) await new Promise<void>((resolve) => (slow = resolve));
+        return json({ environment: environment('active') });
+      },
+      'DELETE /api/agents/{id}/tool-environment': () =>
+        json({ environment: environment('pending_deletion') }, 202),
+    });
+    const { result } = renderHook(() => useToolEnvironment(AGENT, { pollMs: 10_000 }), {
+      wrapper: wrapperFor(testClient(berth.fetch)),
+    });
+    await waitFor(() => expect(result.current.environment?.status).toBe('active'));
+    void result.current.query.refetch();
+    await waitFor(() => expect(slow).not.toBeNull());
+    await act(async () => {
+      await result.current.teardown.mutateAsync();
+    });
+    await waitFor(() => expect(result.current.environment?.status).toBe('pending_deletion'));
+    // The poll's late answer ('active') must not take the tear-down's place.
+    (slow as unknown as () => void)();
+    await waitFor(() => expect(result.current.query.isFetching).toBe(false));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(result.current.environment?.status).toBe('pending_deletion');
   });
 });

@@ -30,7 +30,13 @@ export function useToolEnvironment(agentId: string, options: { pollMs?: number }
     refetchInterval: (q) => pollInterval(q.state.data?.status, options.pollMs),
   });
 
-  const settle = (environment: ToolEnvironment) => queryClient.setQueryData(key, environment);
+  // A poll sent before the deploy or tear-down and answered after it carries the state
+  // from before, and would overwrite the answer the action just gave: back to `active`
+  // after a tear-down, then polled at the slow rate. So a poll in flight is cancelled first.
+  const settle = async (environment: ToolEnvironment) => {
+    await queryClient.cancelQueries({ queryKey: key });
+    queryClient.setQueryData(key, environment);
+  };
 
   const deploy = useMutation({
     mutationFn: async () => (await unwrap(api.POST('/api/agents/{id}/tool-environment', params))).environment,
