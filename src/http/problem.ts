@@ -220,7 +220,7 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
 interface ValidationResult {
   success: boolean;
   target: string;
-  error?: { issues: { path: PropertyKey[]; message: string }[] };
+  error?: { issues: { path: PropertyKey[]; message: string; code?: string; keys?: string[] }[] };
 }
 
 /**
@@ -231,11 +231,16 @@ interface ValidationResult {
 export function validationHook(result: ValidationResult, c: Context): Response | undefined {
   if (result.success) return undefined;
   if (result.target === 'param') return problemResponse(c, 'not-found', 'Not found.');
-  const errors = (result.error?.issues ?? []).map((issue) => ({
-    location: result.target === 'json' ? 'body' : result.target,
-    field: issue.path.map(String).join('.'),
-    message: issue.message,
-  }));
+  const location = result.target === 'json' ? 'body' : result.target;
+  // A field the route does not know is named as the field itself, one entry each (zod
+  // reports them together, at the object that holds them).
+  const errors = (result.error?.issues ?? []).flatMap((issue) =>
+    (issue.code === 'unrecognized_keys' && issue.keys ? issue.keys : [null]).map((key) => ({
+      location,
+      field: [...issue.path, ...(key === null ? [] : [key])].map(String).join('.'),
+      message: issue.message,
+    })),
+  );
   const first = errors[0];
   const detail = first
     ? `${first.field ? `${first.field}: ` : ''}${first.message}`

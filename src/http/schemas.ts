@@ -68,18 +68,43 @@ export const toKey = (key: UserSshKey) => ({
   created_at: key.createdAt.toISOString(),
 });
 
+/**
+ * Request bodies are strict: a field berth does not know is refused, not dropped. A
+ * dropped field would do something else than the caller meant, silently: an import's
+ * `public_key` sent to the generate route would make a new key pair and hand back its
+ * private half. The two likeliest mix-ups get a message that says where to go instead.
+ */
+const unknownFields = (hints: Record<string, string>) => ({
+  error: (issue: { code?: string; keys?: string[] }) => {
+    if (issue.code !== 'unrecognized_keys') return undefined;
+    const hinted = issue.keys?.find((key) => key in hints);
+    return hinted ? hints[hinted] : 'Not a field this route takes.';
+  },
+});
+
 export const GenerateKeyBody = z
-  .object({
-    name: z.string().min(1).max(100),
-    algorithm: z.enum(SSH_KEY_ALGORITHMS).optional().openapi({ description: 'Default ed25519.' }),
-  })
+  .strictObject(
+    {
+      name: z.string().min(1).max(100),
+      algorithm: z.enum(SSH_KEY_ALGORITHMS).optional().openapi({ description: 'Default ed25519.' }),
+    },
+    unknownFields({
+      public_key: 'This route generates a key pair; to import a public key, POST /api/ssh-keys/import.',
+    }),
+  )
   .openapi('GenerateKeyRequest');
 
 export const ImportKeyBody = z
-  .object({
-    name: z.string().min(1).max(100),
-    public_key: z.string().min(1).max(16_384).openapi({ description: 'An OpenSSH public key line.' }),
-  })
+  .strictObject(
+    {
+      name: z.string().min(1).max(100),
+      public_key: z.string().min(1).max(16_384).openapi({ description: 'An OpenSSH public key line.' }),
+    },
+    unknownFields({
+      private_key:
+        'berth imports public keys only: send the public key line, and keep the private key to yourself.',
+    }),
+  )
   .openapi('ImportKeyRequest');
 
 export const AgentSchema = z
@@ -93,7 +118,9 @@ export const toAgent = (agent: Agent) => ({
   updated_at: agent.updatedAt.toISOString(),
 });
 
-export const CreateAgentBody = z.object({ name: z.string().min(1).max(100) }).openapi('CreateAgentRequest');
+export const CreateAgentBody = z
+  .strictObject({ name: z.string().min(1).max(100) }, unknownFields({}))
+  .openapi('CreateAgentRequest');
 
 export const EnvironmentSchema = z
   .object({

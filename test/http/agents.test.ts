@@ -167,4 +167,18 @@ describe.each(testEngines())('/api/agents, tool environments and onboarding on %
       expect(res.json.type).toBe('https://berth.dev/problems/invalid-input');
     }
   });
+
+  it('refuses a field it does not take, naming it, instead of dropping it', async () => {
+    const alice = await user();
+    const res = await call(api.app, 'POST', '/api/agents', {
+      token: alice.token,
+      body: { name: 'bot', region: 'sgp1' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.errors).toEqual([
+      { location: 'body', field: 'region', message: 'Not a field this route takes.' },
+    ]);
+    const list = await call(api.app, 'GET', '/api/agents', { token: alice.token });
+    expect(list.json.agents).toEqual([]);
+  });
 });

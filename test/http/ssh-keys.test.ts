@@ -153,16 +153,61 @@ describe.each(testEngines())('/api/ssh-keys on %s', (engine: EngineName) => {
     expect((await call(api.app, 'DELETE', path, { token: alice.token })).status).toBe(404);
   });
 
-  it('never lets the body choose the owner: a user_id sent along is ignored', async () => {
+  it('never lets the body choose the owner: a body naming one is refused, and nothing is made', async () => {
     const alice = await user();
     const bob = await user();
     const res = await call(api.app, 'POST', '/api/ssh-keys', {
       token: alice.token,
       body: { name: 'mine', user_id: bob.id, userId: bob.id, private_key: 'x' },
     });
-    expect(res.status).toBe(201);
-    expect((await api.sshKeys.getUserSSHKeys(bob.id)).length).toBe(0);
-    expect((await api.sshKeys.getUserSSHKeys(alice.id)).map((k) => k.name)).toEqual(['mine']);
+    expect(res.status).toBe(400);
+    expect(res.json.errors.map((e: { field: string }) => e.field)).toEqual([
+      'user_id',
+      'userId',
+      'private_key',
+    ]);
+    expect(await api.sshKeys.getUserSSHKeys(bob.id)).toEqual([]);
+    expect(await api.sshKeys.getUserSSHKeys(alice.id)).toEqual([]);
+  });
+
+  it('refuses an import sent to the generate route, saying where imports go, and makes no key', async () => {
+    const alice = await user();
+    const res = await call(api.app, 'POST', '/api/ssh-keys', {
+      token: alice.token,
+      body: {
+        name: 'laptop',
+        public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEBnspxhrSBFHxoJZ415sLXO1qWDqhHquricOOMYbDTw',
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.detail).toBe(
+      'public_key: This route generates a key pair; to import a public key, POST /api/ssh-keys/import.',
+    );
+    expect(res.text).not.toContain('AAAAC3Nza');
+    expect(await api.sshKeys.getUserSSHKeys(alice.id)).toEqual([]);
+  });
+
+  it('refuses a private key sent along with an import, without echoing it', async () => {
+    const alice = await user();
+    const res = await call(api.app, 'POST', '/api/ssh-keys/import', {
+      token: alice.token,
+      body: {
+        name: 'laptop',
+        public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEBnspxhrSBFHxoJZ415sLXO1qWDqhHquricOOMYbDTw',
+        private_key: '-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-material\n',
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.errors).toEqual([
+      {
+        location: 'body',
+        field: 'private_key',
+        message:
+          'berth imports public keys only: send the public key line, and keep the private key to yourself.',
+      },
+    ]);
+    expect(res.text).not.toContain('secret-material');
+    expect(await api.sshKeys.getUserSSHKeys(alice.id)).toEqual([]);
   });
 
   it('refuses a bad name or algorithm with a 400 problem naming the field', async () => {
