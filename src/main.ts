@@ -16,7 +16,7 @@ import { DIGITALOCEAN_LIMITS } from './digitalocean/client/index.ts';
 import { PgRateBudget } from './digitalocean/pg-rate-budget.ts';
 import { setupDigitalOcean } from './digitalocean/setup.ts';
 import { createHttpApp } from './http/app.ts';
-import { recordInternalAddress } from './http/internal-address.ts';
+import { forgetInternalAddress, recordInternalAddress } from './http/internal-address.ts';
 import { createInternalApp } from './http/internal-app.ts';
 import { clientIpResolver } from './http/middleware.ts';
 import { type FetchHandler, listen } from './http/server.ts';
@@ -244,6 +244,10 @@ export async function startServer(
     throw new ConfigError('BERTH_METRICS_TOKEN must be at least 32 characters long.');
   }
   const core = await buildCore(config, logger);
+  // Embedded, this process now holds the data directory: an internal address recorded
+  // there is a killed predecessor's (often with this very pid, in a container), and a
+  // `berth vault rotate` reading it would knock where nothing answers.
+  if (!config.databaseUrl) forgetInternalAddress(config.dataDir);
   const stops: (() => Promise<void>)[] = [() => core.close()];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch(() => {});

@@ -82,17 +82,18 @@ export async function rotateThroughServingBerth(options: RemoteRotation): Promis
 }
 
 /**
- * Nothing listens where the lock's holder recorded its internal API. A berth that is
- * serving listens there, so the likeliest story is a berth killed without a chance to
- * clean up (SIGKILL, a power cut) whose pid another program has since been given: the
- * lock then looks held. Say so, and what to check and remove.
+ * Nothing listens where the lock's holder recorded its internal API. A serving berth
+ * listens there, and a new holder removes an older holder's record, so most likely that
+ * berth is starting or stopping. Where the lock cannot tell a killed berth's pid, since
+ * given to another program, from a live berth (no start time in it: an older lock, or no
+ * /proc), it may also be stale: say what to check, and what to remove then.
  */
 function staleRecordMessage(dataDir: string, pid: number, url: string): string {
   return (
     `Nothing answers at ${url}, where the berth holding ${dataDir} (pid ${pid}) said its internal API listens. ` +
-    `If pid ${pid} is not a berth serving this directory (one killed without cleaning up leaves its lock, ` +
-    'and the pid may now be another program), no berth holds it: remove berth.lock and internal-api.json ' +
-    'from the directory and run this again. If it is that berth, it may be stopping: wait, then run this again.'
+    'It may be starting or stopping: wait a moment and run this again. ' +
+    `If pid ${pid} is not a berth serving this directory at all, no berth holds it: remove berth.lock and ` +
+    'internal-api.json from the directory and run this again.'
   );
 }
 

@@ -1,14 +1,22 @@
 /**
  * An exclusive lock on PGlite's data directory. PGlite does not lock its directory, and
  * two processes writing one PostgreSQL data directory corrupt it, so berth takes this
- * lock first and a second berth on the same directory stops with a clear message. The
- * lock file holds the owner's pid: a lock left by a process that no longer exists (a
- * crash or SIGKILL) is taken over at once instead of waiting for a timeout. Beside the pid
- * it holds the process's start time where the system tells it (Linux's /proc), because
- * after a crash the pid may be given to another program, which would otherwise keep the
- * directory locked for as long as that program runs.
+ * lock first and a second berth on the same directory stops with a clear message.
+ *
+ * The lock file names its owner: its pid and, where the system tells it (Linux's /proc),
+ * the process's start time. A lock left by a process that no longer exists (a crash or
+ * SIGKILL) is taken over at once instead of waiting for a timeout, and so is one whose
+ * pid has since been given to another program, which the start time tells apart.
+ *
+ * Races between berths starting together are closed by two atomic steps. The lock file
+ * appears with its content already in it (written aside, then hard-linked into place,
+ * which fails if the name exists), so no one ever reads a half-written lock and takes it
+ * for junk. And a stale lock is removed only under a second, short-lived lock
+ * (`berth.lock.takeover`), after reading it again there: otherwise two berths could both
+ * find it stale, one replace it, and the other delete that fresh lock. The lock is for
+ * one host and one pid namespace: containers sharing a data directory are not supported.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface DirectoryLock {
@@ -46,34 +54,103 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or
- * null where there is no /proc. The command name (field 2) may hold spaces and
- * parentheses, so the fields are counted from its closing parenthesis.
+ * The start time in a /proc/<pid>/stat line: field 22, in clock ticks since boot. The
+ * command name (field 2) may hold spaces and parentheses, so the fields are counted from
+ * its closing parenthesis, the line's last.
  */
+export function startTimeFromStat(stat: string): string | null {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return null;
+  const time = stat.slice(close + 2).split(' ')[19];
+  return time && /^\d+$/.test(time) ? time : null;
+}
+
+/** When the process started, or null where there is no /proc (or it may not be read). */
 export function processStartTime(pid: number): string | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return startTimeFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
 }
 
-/** Whether the lock file's owner still runs: its pid is alive and, where both are known, started when it did. */
-function holderRuns(pid: number, startedAt: string | undefined): boolean {
-  if (!isAlive(pid)) return false;
-  const now = startedAt === undefined ? null : processStartTime(pid);
-  return now === null || now === startedAt;
+/** What a lock file says of its owner: `<pid>` or `<pid> <start time>`. */
+function ownerRecord(): string {
+  const startedAt = processStartTime(process.pid);
+  return startedAt === null ? String(process.pid) : `${process.pid} ${startedAt}`;
+}
+
+interface Owner {
+  pid: number;
+  startedAt: string | undefined;
+}
+
+function readOwner(path: string): { text: string; owner: Owner | null } | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const [pidText = '', startedAt] = text.trim().split(' ');
+  const pid = Number.parseInt(pidText, 10);
+  return { text, owner: Number.isInteger(pid) && pid > 0 ? { pid, startedAt } : null };
+}
+
+/** Whether the owner still runs: its pid is alive and, where both are known, started when it did. */
+function runs(owner: Owner): boolean {
+  if (owner.pid === process.pid || !isAlive(owner.pid)) return false;
+  const now = owner.startedAt === undefined ? null : processStartTime(owner.pid);
+  return now === null || now === owner.startedAt;
+}
+
+/** Creates `path` holding `content`, atomically; false when the name exists already. */
+function createWith(path: string, content: string): boolean {
+  const aside = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  writeFileSync(aside, content, { mode: 0o600 });
+  try {
+    linkSync(aside, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+/**
+ * Removes the lock file if it still says exactly `stale`, under the takeover lock. False
+ * when another berth is taking over at this moment (the caller tries again).
+ */
+function removeIfStill(path: string, stale: string, record: string): boolean {
+  const takeover = `${path}.takeover`;
+  if (!createWith(takeover, record)) {
+    // A takeover lock left by a berth that died in the middle of one is removed.
+    const other = readOwner(takeover);
+    if (other && (!other.owner || !runs(other.owner))) rmSync(takeover, { force: true });
+    return false;
+  }
+  try {
+    if (readOwner(path)?.text === stale) rmSync(path, { force: true });
+    return true;
+  } finally {
+    rmSync(takeover, { force: true });
+  }
+}
+
+/** Waits a few milliseconds; the lock is taken while opening, before anything is asynchronous. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export function acquireDirectoryLock(dir: string): DirectoryLock {
   const path = join(dir, 'berth.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      const startedAt = processStartTime(process.pid);
-      writeSync(fd, startedAt === null ? String(process.pid) : `${process.pid} ${startedAt}`);
-      closeSync(fd);
+  if (heldHere.has(path)) throw new DirectoryLockedError(dir, process.pid);
+  const record = ownerRecord();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (createWith(path, record)) {
       heldHere.add(path);
       let released = false;
       return {
@@ -85,19 +162,12 @@ export function acquireDirectoryLock(dir: string): DirectoryLock {
           rmSync(path, { force: true });
         },
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (heldHere.has(path)) throw new DirectoryLockedError(dir, process.pid);
-      const [pidText = '', startedAt] = readFileSync(path, 'utf8').trim().split(' ');
-      const pid = Number.parseInt(pidText, 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && holderRuns(pid, startedAt)) {
-        throw new DirectoryLockedError(dir, pid);
-      }
-      // The owner is gone (or its pid is another program's now, or the file is
-      // unreadable junk): remove the stale lock and try again; `wx` keeps the retake
-      // atomic if two processes race for it.
-      rmSync(path, { force: true });
     }
+    const found = readOwner(path);
+    if (!found) continue; // Released between our attempt and the read: try again.
+    if (found.owner && runs(found.owner)) throw new DirectoryLockedError(dir, found.owner.pid);
+    // The owner is gone (or its pid is another program's now, or the file is junk).
+    if (!removeIfStill(path, found.text, record)) pause(5);
   }
-  throw new Error(`Could not lock the data directory ${dir}`);
+  throw new Error(`Could not lock the data directory ${dir}: other processes kept taking it over`);
 }

@@ -26,6 +26,11 @@ export function recordInternalAddress(dataDir: string, url: string, pid = proces
   };
 }
 
+/** Removes whatever address is recorded: for the directory's new holder, whose it cannot be. */
+export function forgetInternalAddress(dataDir: string): void {
+  rmSync(join(dataDir, FILE), { force: true });
+}
+
 /** The recorded address, or null when there is none (or it is unreadable). */
 export function readInternalAddress(dataDir: string): InternalAddress | null {
   try {

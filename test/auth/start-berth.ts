@@ -10,8 +10,8 @@ import { loadConfig } from '../../src/config/config.ts';
 import { startServer } from '../../src/main.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 
-export async function startTestBerth(env: Record<string, string> = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'berth-e2e-'));
+export async function startTestBerth(env: Record<string, string> = {}, options: { dataDir?: string } = {}) {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-e2e-'));
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',

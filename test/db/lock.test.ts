@@ -7,10 +7,16 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadKeyring } from '../../src/config/master-keys.ts';
 import { openDatabase } from '../../src/db/engine.ts';
-import { acquireDirectoryLock, DirectoryLockedError, processStartTime } from '../../src/db/lock.ts';
+import {
+  acquireDirectoryLock,
+  DirectoryLockedError,
+  processStartTime,
+  startTimeFromStat,
+} from '../../src/db/lock.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -82,6 +88,73 @@ describe('the embedded data directory', () => {
       other.kill('SIGKILL');
     }
   });
+
+  it('reads the start time from a /proc stat line whose command name holds spaces and parentheses', () => {
+    const stat = '1234 (a) (b c) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 12345678 300';
+    expect(startTimeFromStat(stat)).toBe('987654');
+    expect(startTimeFromStat('garbage')).toBeNull();
+  });
+
+  it('gives the directory to exactly one of several berths starting at the same moment', async () => {
+    // Each worker process, at the same wall-clock instants, tries one directory per round
+    // and holds what it gets to the round's end. Half the rounds start from a lock left by
+    // a dead process, which every worker finds stale at once and tries to take over.
+    const rounds = 8;
+    const workers = 6;
+    const roundDirs = Array.from({ length: rounds }, () => tempDir());
+    const dead = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    await once(dead, 'exit');
+    roundDirs.forEach((dir, i) => {
+      if (i % 2 === 1) writeFileSync(join(dir, 'berth.lock'), String(dead.pid));
+    });
+    // Workers start (which takes a while under load), say they are ready, and are then
+    // given one instant to start from: each round begins at the same wall-clock moment in
+    // every worker, and a worker keeps what it got until every worker has tried.
+    const script = `
+      import { createInterface } from 'node:readline';
+      import { acquireDirectoryLock } from ${JSON.stringify(new URL('../../src/db/lock.ts', import.meta.url).pathname)};
+      const dirs = ${JSON.stringify(roundDirs)};
+      const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+      const next = async () => (await lines.next()).value;
+      process.stdout.write('ready\\n');
+      const start = Number(await next());
+      for (const [round, dir] of dirs.entries()) {
+        while (Date.now() < start + round * 200) {}
+        let lock = null;
+        try { lock = acquireDirectoryLock(dir); } catch (e) { if (e.name !== 'DirectoryLockedError') throw e; }
+        process.stdout.write(JSON.stringify({ round, got: lock !== null }) + '\\n');
+        await next();
+        lock?.release();
+      }`;
+    const children = Array.from({ length: workers }, () =>
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
+    const linesOf = children.map((child) =>
+      createInterface({ input: child.stdout! })[Symbol.asyncIterator](),
+    );
+    const readAll = async () =>
+      Promise.all(linesOf.map(async (lines) => (await lines.next()).value as string));
+    const holders: number[] = [];
+    try {
+      expect(await readAll()).toEqual(Array.from({ length: workers }, () => 'ready'));
+      const start = Date.now() + 300;
+      for (const child of children) child.stdin!.write(`${start}\n`);
+      for (let round = 0; round < rounds; round++) {
+        const results = (await readAll()).map((line) => JSON.parse(line) as { round: number; got: boolean });
+        expect(results.every((r) => r.round === round)).toBe(true);
+        holders.push(results.filter((r) => r.got).length);
+        for (const child of children) child.stdin!.write('release\n');
+      }
+      for (const child of children) child.stdin!.end();
+      const codes = await Promise.all(children.map(async (child) => (await once(child, 'exit'))[0]));
+      expect(codes).toEqual(Array.from({ length: workers }, () => 0));
+    } finally {
+      for (const child of children) child.kill('SIGKILL');
+    }
+    expect(holders).toEqual(Array.from({ length: rounds }, () => 1));
+  }, 30_000);
 
   it('creates a private master key file on first start and reuses it after', () => {
     const dir = tempDir();
