@@ -26,29 +26,59 @@ const SWITCHED_ROLES = ['berth_user', 'service_role'] as const;
 
 type Query = (text: string) => Promise<{ rows: unknown[] }>;
 
-async function checkRoleSwitches(query: Query): Promise<void> {
-  const [who] = (await query('select current_user as login')).rows as { login: string }[];
+/** Privilege refused, or no such role: what a login that lacks the membership meets. */
+const NOT_GRANTED = new Set(['42501', '42704']);
+
+/**
+ * Tries each switch inside a transaction that is rolled back, so nothing else sees it.
+ * `transaction` runs its callback in one: PGlite's own, which holds off other work on
+ * the shared instance, or begin and rollback on the migration's dedicated connection.
+ */
+async function checkRoleSwitches(transaction: <T>(fn: (query: Query) => Promise<T>) => Promise<T>) {
   for (const role of SWITCHED_ROLES) {
-    await query('begin');
-    try {
-      await query(`select set_config('role', '${role}', true)`);
-    } catch (error) {
-      const login = who?.login ?? 'berth';
-      throw new Error(
-        `berth's database login ${login} cannot switch to the role ${role}, which berth's queries run as ` +
-          `(${(error as Error).message}). Grant it as a superuser or as the role's creator: ` +
-          `GRANT ${role} TO ${login};`,
-      );
-    } finally {
-      await query('rollback');
-    }
+    await transaction(async (query) => {
+      // Asked first: after a refused statement the transaction answers nothing more.
+      const [who] = (await query('select session_user as login')).rows as { login: string }[];
+      try {
+        await query(`select set_config('role', '${role}', true)`);
+      } catch (error) {
+        if (!NOT_GRANTED.has((error as { code?: string }).code ?? '')) throw error;
+        const login = who?.login ?? 'berth';
+        throw new Error(
+          `berth's database login ${login} cannot switch to the role ${role}, which berth's queries run as ` +
+            `(${(error as Error).message}). Grant it as a superuser or as the role's creator: ` +
+            `GRANT ${role} TO ${login};`,
+        );
+      }
+    });
   }
+}
+
+/** A transaction on a node-postgres client that is always rolled back. */
+function rolledBack(client: pg.Client) {
+  return async <T>(fn: (query: Query) => Promise<T>): Promise<T> => {
+    await client.query('begin');
+    try {
+      return await fn((text) => client.query(text));
+    } finally {
+      // A failed rollback must not hide the error that brought it here; the connection is
+      // closed right after the check either way.
+      await client.query('rollback').catch(() => {});
+    }
+  };
 }
 
 export async function runMigrations(engine: EngineClient): Promise<void> {
   if (engine.kind === 'pglite') {
     await migratePglite(drizzlePglite(engine.pglite), { migrationsFolder });
-    await checkRoleSwitches((text) => engine.pglite.query(text));
+    await checkRoleSwitches((fn) =>
+      // A callback that throws rolls PGlite's transaction back; one that returns is rolled back here.
+      engine.pglite.transaction(async (tx) => {
+        const result = await fn((text) => tx.query(text));
+        await tx.rollback();
+        return result;
+      }),
+    );
     return;
   }
   const client = new pg.Client({ connectionString: engine.url });
@@ -62,7 +92,7 @@ export async function runMigrations(engine: EngineClient): Promise<void> {
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
-    await checkRoleSwitches((text) => client.query(text));
+    await checkRoleSwitches(rolledBack(client));
   } finally {
     await client.end();
   }

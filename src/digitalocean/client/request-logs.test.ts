@@ -55,8 +55,8 @@ describe('the DigitalOcean client’s log lines', () => {
     for (const line of lines) {
       expect(line.fields).toMatchObject({ method: 'GET', path: '/v2/account/keys/7', requestId: 'req-42' });
     }
-    expect(lines[1]?.fields).toMatchObject({ attempt: 2, error: expect.stringContaining('503') });
-    expect(lines[1]?.fields.waitedMs).toEqual(expect.any(Number));
+    expect(lines[1]?.fields).toMatchObject({ attempt: 1, error: expect.stringContaining('503') });
+    expect(lines[1]?.fields.delayMs).toEqual(expect.any(Number));
   });
 
   it('carry the request through a key registration’s fallback to the lookup', async () => {

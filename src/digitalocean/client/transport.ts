@@ -133,6 +133,8 @@ export class Transport {
   private readonly breaker;
   private readonly attemptTimeout;
   private readonly retries: Record<RetryMode, RetryPolicy>;
+  /** Which call each failure came from, for the retry line (see the constructor). */
+  private readonly failedCalls = new WeakMap<Error, RequestSpec>();
   private readonly baseUrl: string;
 
   constructor(options: TransportOptions) {
@@ -156,10 +158,27 @@ export class Transport {
         options.random,
       );
     });
-    // A policy is shared by every call, so its own retry event cannot say which call it
-    // was; `request` writes the retry's log line, with the call and its request id.
-    const make = (filter: (e: Error) => boolean, maxAttempts: number) =>
-      retry(handleWhen(filter), { maxAttempts, backoff });
+    // A policy is shared by every call, so its retry event knows the failure but not the
+    // call: `request` files each failure under its call, and the line, written before the
+    // wait with the wait it will be, names the call and the request it serves.
+    const make = (filter: (e: Error) => boolean, maxAttempts: number) => {
+      const policy = retry(handleWhen(filter), { maxAttempts, backoff });
+      policy.onRetry((event) => {
+        const error = 'error' in event ? event.error : undefined;
+        const spec = error ? this.failedCalls.get(error) : undefined;
+        options.logger.warn(
+          {
+            ...(spec ? { method: spec.method, path: spec.path } : {}),
+            attempt: event.attempt,
+            delayMs: event.delay,
+            error: error?.message ?? 'unexpected result',
+            ...(spec?.requestId === undefined ? {} : { requestId: spec.requestId }),
+          },
+          'retrying DigitalOcean call',
+        );
+      });
+      return policy;
+    };
     this.retries = {
       transient: make(isTransient, options.retry.maxRetries),
       'rate-limit-only': make(isRateLimited, options.retry.maxRetries),
@@ -185,25 +204,11 @@ export class Transport {
   /** Sends one request with the spec's retry mode; resolves to the parsed JSON body, if any. */
   async request<T>(spec: RequestSpec): Promise<T> {
     const policy = this.retries[spec.retry];
-    let failed: { error: Error; at: number } | null = null;
     const result = await policy.execute(async ({ attempt }) => {
-      if (failed) {
-        this.options.logger.warn(
-          {
-            method: spec.method,
-            path: spec.path,
-            attempt: attempt + 1,
-            waitedMs: Math.round(performance.now() - failed.at),
-            error: failed.error.message,
-            ...(spec.requestId === undefined ? {} : { requestId: spec.requestId }),
-          },
-          'retrying DigitalOcean call',
-        );
-      }
       try {
         return await this.attempt(spec, attempt + 1);
       } catch (error) {
-        failed = { error: error as Error, at: performance.now() };
+        if (error instanceof Error) this.failedCalls.set(error, spec);
         throw error;
       }
     }, spec.signal);
