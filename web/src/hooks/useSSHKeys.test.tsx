@@ -48,6 +48,8 @@ describe('useSSHKeys', () => {
     await act(async () => {
       await result.current.downloadPrivateKey.mutateAsync(key).catch(() => {});
     });
+    // TanStack Query renders a mutation's outcome on a later tick than its promise settles.
+    await waitFor(() => expect(result.current.downloadPrivateKey.error).not.toBeNull());
     const error = result.current.downloadPrivateKey.error;
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(410);
@@ -73,6 +75,7 @@ describe('useSSHKeys', () => {
         .mutateAsync({ name: '', public_key: 'ssh-ed25519 AAAA' })
         .catch(() => {});
     });
+    await waitFor(() => expect(result.current.importKey.error).not.toBeNull());
     const error = result.current.importKey.error as ApiError;
     expect(error.messageFor('name')).toBe('Too small: expected string to have >=1 characters');
     expect(error.messageFor('public_key')).toBeUndefined();
