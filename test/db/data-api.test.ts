@@ -9,8 +9,13 @@
 import { randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tx } from '../../src/db/engine.ts';
-import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+import {
+  asDataApiClient,
+  type EngineName,
+  openTestDatabase,
+  type TestDatabase,
+  testEngines,
+} from '../support/db.ts';
 
 type Row = Record<string, unknown>;
 const rowsOf = (result: unknown) => (result as { rows: Row[] }).rows;
@@ -25,16 +30,7 @@ describe.each(testEngines())('the Data API role on %s', (engine: EngineName) => 
   });
   afterAll(() => t.close());
 
-  /** A statement as PostgREST sends it for a signed-in user: `authenticated`, the token's claims. */
-  async function asDataApi(userId: string, statement: SQL): Promise<Row[]> {
-    const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
-    return t.db.transaction(async (tx: Tx) => {
-      await tx.execute(
-        sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`,
-      );
-      return rowsOf(await tx.execute(statement));
-    });
-  }
+  const asDataApi = (userId: string, statement: SQL) => asDataApiClient(t.db, userId, statement);
 
   /** A user with a key, its secret, an agent, an environment and an audit row, all written by berth. */
   async function userWithRows() {

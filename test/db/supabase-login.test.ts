@@ -16,7 +16,7 @@ import { createAuthz } from '../../src/db/authz.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/engine.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { ensureUserRow } from '../../src/store/users.ts';
-import { testEngines } from '../support/db.ts';
+import { asDataApiClient, testEngines } from '../support/db.ts';
 
 type Row = Record<string, unknown>;
 
@@ -105,17 +105,10 @@ describe.runIf(testEngines().includes('postgres'))('berth on a Supabase-like log
     );
     expect(await authz.readAsUser(user, sql`select id from agents`, (row) => row.id)).toEqual([agent]);
     // The Data API's role on the same login reads the row and cannot add one.
-    const claims = JSON.stringify({ sub: user, role: 'authenticated', aud: 'authenticated' });
-    const asDataApi = (statement: ReturnType<typeof sql>) =>
-      s.handle!.db.transaction(async (tx) => {
-        await tx.execute(
-          sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`,
-        );
-        return (await tx.execute(statement)) as unknown as { rows: Row[] };
-      });
-    expect((await asDataApi(sql`select id from agents`)).rows).toEqual([{ id: agent }]);
+    const db = s.handle.db;
+    expect(await asDataApiClient(db, user, sql`select id from agents`)).toEqual([{ id: agent }]);
     await expect(
-      asDataApi(sql`insert into agents (user_id, name) values (${user}, 'mine')`),
+      asDataApiClient(db, user, sql`insert into agents (user_id, name) values (${user}, 'mine')`),
     ).rejects.toMatchObject({ cause: expect.objectContaining({ code: '42501' }) });
   });
 

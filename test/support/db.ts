@@ -6,6 +6,7 @@
  * rather than silently testing one engine.
  */
 import { randomUUID } from 'node:crypto';
+import { type SQL, sql } from 'drizzle-orm';
 import pg from 'pg';
 import { type Authz, createAuthz } from '../../src/db/authz.ts';
 import { type DatabaseHandle, openDatabase } from '../../src/db/engine.ts';
@@ -29,6 +30,25 @@ export interface TestDatabase extends DatabaseHandle {
   /** The URL of this test's own database (PostgreSQL only). */
   readonly url: string | null;
   createUser(email?: string): Promise<string>;
+}
+
+/**
+ * One statement as Supabase's Data API (PostgREST) runs it for a signed-in user: as the
+ * role `authenticated`, with the user's token's claims. Not berth's own path (that is
+ * `withUser`, as `berth_user`): this is what any client holding the token could do.
+ */
+export async function asDataApiClient(
+  db: DatabaseHandle['db'],
+  userId: string,
+  statement: SQL,
+): Promise<Record<string, unknown>[]> {
+  const claims = JSON.stringify({ sub: userId, role: 'authenticated', aud: 'authenticated' });
+  return db.transaction(async (tx) => {
+    await tx.execute(
+      sql`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`,
+    );
+    return ((await tx.execute(statement)) as unknown as { rows: Record<string, unknown>[] }).rows;
+  });
 }
 
 /** Creates an empty database on the test server and returns its URL and a dropper. */

@@ -166,13 +166,12 @@ export class Transport {
       policy.onRetry((event) => {
         const error = 'error' in event ? event.error : undefined;
         const spec = error ? this.failedCalls.get(error) : undefined;
-        options.logger.warn(
+        loggerForRequest(options.logger, spec?.requestId).warn(
           {
             ...(spec ? { method: spec.method, path: spec.path } : {}),
             attempt: event.attempt,
             delayMs: event.delay,
             error: error?.message ?? 'unexpected result',
-            ...(spec?.requestId === undefined ? {} : { requestId: spec.requestId }),
           },
           'retrying DigitalOcean call',
         );
@@ -323,15 +322,8 @@ export class Transport {
     const now = this.options.clock.now();
     const observation = parseRateHeaders(response.headers, response.status, now);
     this.options.rateBudget.observe?.(observation);
-    this.options.logger.debug(
-      {
-        method: spec.method,
-        path: spec.path,
-        status: response.status,
-        attempt,
-        durationMs: now - started,
-        ...(spec.requestId === undefined ? {} : { requestId: spec.requestId }),
-      },
+    loggerForRequest(this.options.logger, spec.requestId).debug(
+      { method: spec.method, path: spec.path, status: response.status, attempt, durationMs: now - started },
       'DigitalOcean call',
     );
 
