@@ -42,11 +42,18 @@ describe('useToolEnvironment', () => {
   it('follows a deploy from pending_creation through creating to active, then polls slowly', async () => {
     const states = ['creating', 'creating', 'active'];
     let deployed = false;
+    // berth keeps the environment queued until the test has seen it queued, as it would
+    // until the deploy's job starts; see the wait for 'pending_creation' below.
+    let queued = true;
     let polled = 0;
     const berth = fakeBerth({
       'GET /api/agents/{id}/tool-environment': () =>
         deployed
-          ? json({ environment: environment(states[Math.min(polled++, states.length - 1)] as string) })
+          ? json({
+              environment: queued
+                ? environment('pending_creation')
+                : environment(states[Math.min(polled++, states.length - 1)] as string),
+            })
           : problem(404, 'not-found', 'Tool environment not found'),
       'POST /api/agents/{id}/tool-environment': () => {
         deployed = true;
@@ -62,8 +69,12 @@ describe('useToolEnvironment', () => {
     await act(async () => {
       await result.current.deploy.mutateAsync();
     });
-    // Rendered on a later tick (see the tear-down test), before the first poll 20 ms on.
+    // Rendered on a later tick (see the tear-down test). When that render lands after act(),
+    // waitFor's next look is 50 ms on, after the first poll (20 ms on): were that poll to
+    // answer 'creating', the test would never see 'pending_creation'. So polls answer
+    // 'pending_creation' until the test has seen it, and only then does the deploy move on.
     await waitFor(() => expect(result.current.environment?.status).toBe('pending_creation'));
+    queued = false;
     await waitFor(() => {
       const s = result.current.environment?.status;
       if (s && seen.at(-1) !== s) seen.push(s);
