@@ -30,8 +30,10 @@ describe('KeygenPool', () => {
     try {
       const pair = await pool.generate({ algorithm: 'rsa', rsaBits: 4096, comment: 'big@berth' });
       const elapsed = performance.now() - started;
-      // The timer fired all along: at least half the 5 ms slots, with no long stall.
-      expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 10));
+      // The timer fired all along: at least a quarter of the 5 ms slots (generating
+      // inline would leave it none; a machine busy with other test files can cost it
+      // half), with no long stall.
+      expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 20));
       expect(longestGap).toBeLessThan(250);
       expect(pool.workerCount).toBe(1);
       expect(pair.bits).toBe(4096);
