@@ -236,7 +236,7 @@ describe('DigitalOceanClient resilience', () => {
     const states: string[] = [];
     const { client } = harness(stub.url, {
       retry: { maxRetries: 0 },
-      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 200 },
+      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 1000 },
     });
     client.onBreakerStateChange((s) => states.push(s));
     for (let i = 0; i < 3; i++)
@@ -250,8 +250,10 @@ describe('DigitalOceanClient resilience', () => {
     expect(Date.now() - started).toBeLessThan(250);
     expect(stub.calls).toHaveLength(3);
 
+    // A second's wait before the trial, so that a loaded machine's stall cannot let the
+    // breaker half-open before the fail-fast call above.
     healthy = true;
-    await new Promise((r) => setTimeout(r, 220));
+    await new Promise((r) => setTimeout(r, 1050));
     await expect(client.getSshKey(7)).resolves.toMatchObject({ id: 7 });
     expect(client.breakerState()).toBe('closed');
     expect(states).toEqual(['open', 'half-open', 'closed']);

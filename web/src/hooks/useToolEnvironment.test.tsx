@@ -85,9 +85,11 @@ describe('useToolEnvironment', () => {
     expect(result.current.environment?.ip_address).toBe('127.0.0.2');
     expect(berth.calls('POST', PATH)).toHaveLength(1);
 
-    // Active polls at fifteen times the interval: nothing within a few fast intervals.
+    // Active polls at fifteen times the interval: nothing within four fast intervals. The
+    // window is kept short so that it ends well before the slow poll (300 ms after the
+    // last), even when waitFor saw 'active' late.
     const asked = berth.calls('GET', PATH).length;
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 80));
     expect(berth.calls('GET', PATH).length).toBe(asked);
   });
 
