@@ -50,6 +50,18 @@ function tracked(run: BossDb['executeSql'], close: () => Promise<void>): OwnedBo
   };
 }
 
+/**
+ * pg-boss 10's `create_queue` deadlocks against itself when two sessions create queues
+ * at once: each inserts its queue row, then adds a foreign key to the queue table, which
+ * waits for the other's insert. berth creates its queues at start, and so does pg-boss
+ * (its cron queue, whose failure it swallows), in every process; so every call, whoever
+ * makes it, first takes this advisory lock in the same transaction. Earlier berths took
+ * the same lock around their own calls only, so during an upgrade old and new processes
+ * still wait for each other.
+ */
+const CREATE_QUEUE = /\bcreate_queue\s*\(/i;
+export const CREATE_QUEUE_LOCK = "select pg_advisory_xact_lock(hashtext('berth: create job queues'))";
+
 export function postgresBossDb(url: string, poolSize: number): OwnedBossDb {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'berth: jobs' });
   // An idle connection that dies (server restart) must not crash the process; the next
@@ -57,11 +69,32 @@ export function postgresBossDb(url: string, poolSize: number): OwnedBossDb {
   pool.on('error', () => {});
   return tracked(
     async (text, values) => {
-      const result = await pool.query(text, values as unknown[] | undefined);
-      return { rows: result.rows };
+      const params = values as unknown[] | undefined;
+      if (!CREATE_QUEUE.test(text)) return { rows: (await pool.query(text, params)).rows };
+      return { rows: await createQueueLocked(pool, text, params) };
     },
     () => pool.end(),
   );
+}
+
+async function createQueueLocked(pool: pg.Pool, text: string, values: unknown[] | undefined) {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('begin');
+    await client.query(CREATE_QUEUE_LOCK);
+    const result = await client.query(text, values);
+    await client.query('commit');
+    return result.rows as Record<string, unknown>[];
+  } catch (error) {
+    // A connection whose rollback fails is not given back to the pool.
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 export function pgliteBossDb(pglite: PGlite): OwnedBossDb {

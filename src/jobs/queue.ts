@@ -10,7 +10,6 @@
  */
 import PgBoss from 'pg-boss';
 import type { EngineClient, Tx } from '../db/engine.ts';
-import { literal } from '../db/script.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { type OwnedBossDb, pgliteBossDb, postgresBossDb, transactionBossDb } from './boss-db.ts';
@@ -273,15 +272,8 @@ export class JobQueue {
       expireInSeconds: definition.expireInSeconds,
       retentionMinutes: definition.retentionDays * 24 * 60,
     };
-    // pg-boss 10's create_queue deadlocks against itself when two processes create the
-    // same queue at once (each holds the queue table while adding a foreign key to it),
-    // so creation is serialised by an advisory lock. The values are checked names and
-    // numbers, quoted as literals because a multi-statement text takes no parameters.
-    await this.db.executeSql(`
-      begin;
-      select pg_advisory_xact_lock(hashtext('berth: create job queues'));
-      select ${QUEUE_SCHEMA}.create_queue(${literal(definition.name)}, ${literal(JSON.stringify(settings))}::json);
-      commit;`);
+    // On PostgreSQL the executor serialises queue creation across processes (boss-db.ts).
+    await this.boss.createQueue(definition.name, settings);
     // A queue created by an older berth takes the current retry policy (its jobs keep theirs).
     await this.boss.updateQueue(definition.name, settings);
   }

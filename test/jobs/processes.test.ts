@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type DatabaseHandle, type EngineClient, openDatabase } from '../../src/db/engine.ts';
+import { postgresBossDb } from '../../src/jobs/boss-db.ts';
 import { defineJob } from '../../src/jobs/definition.ts';
-import type { JobQueue } from '../../src/jobs/queue.ts';
+import { type JobQueue, QUEUE_SCHEMA } from '../../src/jobs/queue.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
 import { testQueue, waitFor } from './helpers.ts';
 
@@ -67,6 +69,65 @@ describe.each(testEngines())('several job queues on one %s database', (engine: E
   });
 
   if (engine === 'postgres') {
+    it('starts several processes at once on a fresh database', async () => {
+      // Every start creates queues, berth's and pg-boss's own; unserialised, two creations
+      // deadlock and PostgreSQL fails one of them, and with it a process's start.
+      const names = ['alpha', 'beta', 'gamma'].map((n) => `${n}-${randomUUID().slice(0, 8)}`);
+      const definitions = names.map((name) =>
+        defineJob({ name, schema: z.object({}), handler: async () => undefined }),
+      );
+      const handles = await Promise.all(
+        [1, 2, 3].map(() => openDatabase({ kind: 'postgres', url: t.url!, poolSize: 2 })),
+      );
+      try {
+        for (let round = 0; round < 4; round++) {
+          await t.db.execute(sql`drop schema if exists pgboss cascade`);
+          const queues = handles.map((h) => {
+            const q = queue(h.engine);
+            for (const d of definitions) q.define(d);
+            return q;
+          });
+          await Promise.all(queues.map((q) => q.start()));
+          for (const q of open.splice(0)) await q.close();
+        }
+      } finally {
+        await Promise.all(handles.map((h) => h.close()));
+      }
+      const queued = (await t.db.execute(sql`select name from pgboss.queue`)) as unknown as {
+        rows: { name: string }[];
+      };
+      expect(queued.rows.map((r) => r.name)).toEqual(expect.arrayContaining(names));
+    });
+
+    it('creates queues from several processes at once without deadlocking', async () => {
+      // What pg-boss itself sends for its cron queue at every start, outside berth's
+      // code: many at once, each process on its own connections, must all succeed.
+      const executors = [1, 2, 3, 4].map(() => postgresBossDb(t.url!, 3));
+      const id = randomUUID().slice(0, 8);
+      const settings = {
+        policy: 'standard',
+        retryLimit: 2,
+        retryDelay: 0,
+        retryBackoff: false,
+        expireInSeconds: 60,
+        retentionMinutes: 60,
+      };
+      try {
+        await queue(t.engine).start();
+        const created = await Promise.allSettled(
+          Array.from({ length: 16 }, (_, i) =>
+            executors[i % executors.length]!.executeSql(`SELECT ${QUEUE_SCHEMA}.create_queue($1, $2)`, [
+              `many-${id}-${i}`,
+              settings,
+            ]),
+          ),
+        );
+        expect(created.filter((c) => c.status === 'rejected')).toEqual([]);
+      } finally {
+        await Promise.all(executors.map((e) => e.close()));
+      }
+    });
+
     it('runs the job of a process killed mid-job on another process', async () => {
       const name = `crash-${randomUUID().slice(0, 8)}`;
       let rescued: string | null = null;
