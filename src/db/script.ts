@@ -119,9 +119,9 @@ function valueLiteral(value: unknown): string {
 
 /**
  * A string as a SQL literal that means the same under any `standard_conforming_strings`
- * (an escape string, `E'…'`, with `\` and `'` doubled), for text sent without
- * parameters (scripts, and pg-boss's queue creation).
+ * (an escape string, `E'…'`, with `\` and `'` doubled), for script text, which is sent
+ * without parameters.
  */
-export function literal(value: string): string {
+function literal(value: string): string {
   return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }

@@ -60,7 +60,7 @@ function tracked(run: BossDb['executeSql'], close: () => Promise<void>): OwnedBo
  * still wait for each other.
  */
 const CREATE_QUEUE = /\bcreate_queue\s*\(/i;
-export const CREATE_QUEUE_LOCK = "select pg_advisory_xact_lock(hashtext('berth: create job queues'))";
+const CREATE_QUEUE_LOCK = "select pg_advisory_xact_lock(hashtext('berth: create job queues'))";
 
 export function postgresBossDb(url: string, poolSize: number): OwnedBossDb {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'berth: jobs' });
