@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { emulatorCommand, runEmulatorCommand } from './cli.ts';
+import { emulatorCommand, emulatorToken, runEmulatorCommand } from './cli.ts';
+
+/** The token the command settles on, parsing `args` with the variables in `env`. */
+function parsedToken(args: string[], env: Record<string, string | undefined>): unknown {
+  const command = emulatorCommand(env).action(() => {});
+  command.parse(args, { from: 'user' });
+  return command.opts().token;
+}
 
 describe('the do-emulator command', () => {
   it('says plainly what it is in its help', () => {
@@ -19,8 +26,40 @@ describe('the do-emulator command', () => {
     }
   });
 
+  it('names every place its token can come from, in order, in its help', () => {
+    const help = emulatorCommand({}).helpInformation();
+    expect(help).toContain('--token');
+    expect(help).toContain('$BERTH_EMULATOR_TOKEN, else $DIGITALOCEAN_TOKEN');
+  });
+
+  it('takes its token from --token, then BERTH_EMULATOR_TOKEN, then DIGITALOCEAN_TOKEN', () => {
+    const both = { BERTH_EMULATOR_TOKEN: 'emulator', DIGITALOCEAN_TOKEN: 'digitalocean' };
+    expect(parsedToken(['--token', 'flag'], both)).toBe('flag');
+    expect(parsedToken([], both)).toBe('emulator');
+    expect(parsedToken([], { DIGITALOCEAN_TOKEN: 'digitalocean' })).toBe('digitalocean');
+    // An empty variable is no token, so the next one is used.
+    expect(parsedToken([], { BERTH_EMULATOR_TOKEN: '', DIGITALOCEAN_TOKEN: 'digitalocean' })).toBe(
+      'digitalocean',
+    );
+    expect(emulatorToken(undefined, {})).toBeUndefined();
+  });
+
+  it('refuses to start without any token, naming the flag and both variables', () => {
+    let written = '';
+    const command = emulatorCommand({ DIGITALOCEAN_TOKEN: '' })
+      .exitOverride()
+      .configureOutput({ writeErr: (text) => (written += text) })
+      .action(() => {
+        throw new Error('the action must not run without a token');
+      });
+    expect(() => command.parse([], { from: 'user' })).toThrow(/no token/);
+    expect(written).toContain('--token');
+    expect(written).toContain('BERTH_EMULATOR_TOKEN');
+    expect(written).toContain('DIGITALOCEAN_TOKEN');
+  });
+
   it('reads its flags into the options runEmulatorCommand takes', () => {
-    const command = emulatorCommand().action(() => {});
+    const command = emulatorCommand({}).action(() => {});
     command.parse(
       ['--port', '9000', '--token', 'T', '--ssh-port', '0', '--active-after-ms', '10', '--no-ssh'].concat([
         '--error-rate',

@@ -80,16 +80,37 @@ const integer = (name: string) => (raw: string) => {
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-/** The `do-emulator` command; it runs until SIGINT or SIGTERM, then closes everything. */
-export function emulatorCommand(): Command {
+/**
+ * The token the emulator accepts: `--token`, else `BERTH_EMULATOR_TOKEN`, else
+ * `DIGITALOCEAN_TOKEN`. The last is the variable berth itself reads, so one variable can
+ * configure both berth and the emulator it talks to; the emulator's own variable comes
+ * first so that it can still differ. An empty value counts as unset, as an empty token
+ * would accept nothing. Undefined when none is set.
+ */
+export function emulatorToken(
+  flag: string | undefined,
+  env: Record<string, string | undefined>,
+): string | undefined {
+  for (const candidate of [flag, env.BERTH_EMULATOR_TOKEN, env.DIGITALOCEAN_TOKEN]) {
+    if (candidate) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * The `do-emulator` command; it runs until SIGINT or SIGTERM, then closes everything.
+ * `env` is where the token's variables are read (process.env unless a test says otherwise).
+ */
+export function emulatorCommand(env: Record<string, string | undefined> = process.env): Command {
   return new Command('do-emulator')
     .description('a local DigitalOcean for development and tests; state lives only in this process')
     .option('--port <n>', 'HTTP port for the API', integer('--port'), 8787)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .addOption(
-      new Option('--token <token>', 'the bearer token the emulator accepts')
-        .env('BERTH_EMULATOR_TOKEN')
-        .makeOptionMandatory(),
+      new Option(
+        '--token <token>',
+        'the bearer token the emulator accepts (default: $BERTH_EMULATOR_TOKEN, else $DIGITALOCEAN_TOKEN)',
+      ),
     )
     .addOption(
       new Option('--active-after-ms <ms>', 'how long droplets stay "new" (default 3000)')
@@ -115,8 +136,22 @@ export function emulatorCommand(): Command {
 Droplets get their own loopback address (127.0.0.2, 127.0.0.3, ...) as public IPv4 and
 accept SSH as root, on --ssh-port, with the keys named at creation. Commands run on this
 machine as the user running the emulator, with no sandbox. Faults, latency, counters and
-a reset are also available over HTTP under /_emulator (same token).`,
+a reset are also available over HTTP under /_emulator (same token).
+
+The token is --token if given, else BERTH_EMULATOR_TOKEN, else DIGITALOCEAN_TOKEN (the
+variable berth reads, so one variable can configure both); one of them is required.`,
     )
+    .hook('preAction', (command) => {
+      // The token is settled before the action runs (a hook, not the action, so that what
+      // the command parsed, token included, is what opts() shows), and its absence is a
+      // usage error like any other missing option.
+      const flag = command.getOptionValue('token') as string | undefined;
+      const token = emulatorToken(flag, env);
+      if (token === undefined) {
+        command.error('error: no token: pass --token, or set BERTH_EMULATOR_TOKEN or DIGITALOCEAN_TOKEN');
+      }
+      if (token !== flag) command.setOptionValueWithSource('token', token, 'env');
+    })
     .action(async (opts: EmulatorCommandOptions) => {
       const running = await runEmulatorCommand(opts);
       await new Promise<void>((resolve) => {
