@@ -126,8 +126,9 @@ export class EmbeddedAuthService {
     input: { email: string; password: string },
     meta: RequestMeta,
   ): Promise<AuthSession> {
-    const key = LoginThrottle.key(input.email, meta.ip);
-    const decision = this.deps.throttle.check(key);
+    // The attempt is counted here, before anything is awaited: attempts that arrive while
+    // earlier ones are still hashing must see them.
+    const decision = this.deps.throttle.attempt(LoginThrottle.key(input.email, meta.ip));
     if (!decision.allowed) {
       throw new AuthApiProblem(
         'rate_limited',
@@ -136,18 +137,24 @@ export class EmbeddedAuthService {
         { retryAfterSeconds: decision.retryAfterSeconds },
       );
     }
-    const account = await this.deps.authz.asService('sign-in: find the account', (tx) =>
-      findAccountByEmail(tx, input.email),
-    );
-    const matches = await verifyPassword(
-      input.password,
-      account?.encryptedPassword ?? (await this.dummyHash),
-    );
+    const { attempt } = decision;
+    let account: Account | null;
+    let matches: boolean;
+    try {
+      account = await this.deps.authz.asService('sign-in: find the account', (tx) =>
+        findAccountByEmail(tx, input.email),
+      );
+      matches = await verifyPassword(input.password, account?.encryptedPassword ?? (await this.dummyHash));
+    } catch (error) {
+      // No verdict was reached (the database failed): the guess told the client nothing.
+      attempt.abandon();
+      throw error;
+    }
     if (!account || !matches) {
-      this.deps.throttle.recordFailure(key);
+      attempt.failed();
       throw invalidCredentials();
     }
-    this.deps.throttle.recordSuccess(key);
+    attempt.succeeded();
     return this.startSession(account.id, account);
   }
 

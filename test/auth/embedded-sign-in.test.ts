@@ -4,7 +4,7 @@
  * refresh tokens used once with reuse ending the session, sign-out, and slowed guessing.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EmbeddedAuthService } from '../../src/auth/embedded-idp.ts';
 import { createTokenSigner, createTokenVerifier } from '../../src/auth/jwt.ts';
 import { LoginThrottle } from '../../src/auth/login-throttle.ts';
@@ -113,6 +113,62 @@ describe.each(testEngines())('embedded sign-in on %s', (engine: EngineName) => {
     expect(slowed.json.code).toBe('over_request_rate_limit');
     expect(Number(slowed.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await signIn(address, 'long enough password', '203.0.113.6')).status).toBe(200);
+  });
+
+  it('evaluates no more concurrent guesses than the allowance, and the right one among the rest fails', async () => {
+    // Account lookups are held at a gate, as a slow database or hash would hold them, so
+    // the later guesses certainly arrive while the first ones are still being evaluated.
+    let lookups = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const gated: typeof t.authz = {
+      ...t.authz,
+      asService: async (reason, fn) => {
+        if (reason === 'sign-in: find the account') {
+          lookups++;
+          await gate;
+        }
+        return t.authz.asService(reason, fn);
+      },
+    };
+    const embedded = new EmbeddedAuthService({
+      authz: gated,
+      registration,
+      signer: createTokenSigner({ secret: SECRET, issuer: ISSUER, ttlSeconds: 600 }),
+      refreshTokenTtlSeconds: 3600,
+      throttle: new LoginThrottle({ freeAttempts: 3 }),
+    });
+    const verifier = createTokenVerifier({ secret: SECRET, issuer: ISSUER });
+    const gatedApp = buildApi(t, { auth: { verifier, embedded }, clientIp: clientIpResolver(1) }).app;
+    const address = email();
+    expect((await signUp(address)).status).toBe(200);
+    const guess = (password: string) =>
+      call(gatedApp, 'POST', '/auth/v1/token?grant_type=password', {
+        body: { email: address, password },
+        headers: { 'x-forwarded-for': '203.0.113.40' },
+      });
+    let answered = 0;
+    const send = (password: string) => guess(password).finally(() => answered++);
+    const early = Array.from({ length: 10 }, (_, i) => send(`wrong guess ${i}`));
+    await vi.waitFor(() => expect(lookups).toBeGreaterThanOrEqual(3));
+    const late = Array.from({ length: 30 }, (_, i) =>
+      send(i === 25 ? 'long enough password' : `late wrong guess ${i}`),
+    );
+    // Every guess is now either answered or held at the gate.
+    await vi.waitFor(() => expect(lookups + answered).toBe(40), { timeout: 10_000 });
+    open();
+    const answers = await Promise.all([...early, ...late]);
+    const lateAnswers = answers.slice(10);
+    expect(lookups).toBe(3);
+    expect(answers.filter((a) => a.status === 400)).toHaveLength(3);
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(37);
+    expect(lateAnswers[25]?.status).toBe(429);
+    expect(answers.some((a) => a.status === 200)).toBe(false);
+    // One at a time afterwards, as before: this address waits; another signs in.
+    expect((await guess('long enough password')).status).toBe(429);
+    expect((await signIn(address, 'long enough password', '203.0.113.41')).status).toBe(200);
   });
 
   it('rotates refresh tokens, and ends the session when a used one comes back', async () => {
