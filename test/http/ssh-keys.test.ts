@@ -119,6 +119,29 @@ describe.each(testEngines())('/api/ssh-keys on %s', (engine: EngineName) => {
     expect(res.text).not.toContain(pasted.split('\n')[1]?.slice(0, 24));
   });
 
+  it('answers 422 for a degenerate Ed25519 key (the identity point) and stores nothing', async () => {
+    const alice = await user();
+    // y = 1, the identity: under it a signature with R = identity and S = 0 verifies for
+    // every message, and OpenSSL imports it without complaint.
+    const identity = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    const allZero = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    for (const publicKey of [identity, allZero]) {
+      const res = await call(api.app, 'POST', '/api/ssh-keys/import', {
+        token: alice.token,
+        body: { name: 'degenerate', public_key: publicKey },
+      });
+      expect(res.status).toBe(422);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.json).toMatchObject({
+        type: 'https://berth.dev/problems/invalid-public-key',
+        status: 422,
+        code: 'invalid_public_key',
+        detail: expect.stringMatching(/^The Ed25519 key is not valid: its point is of small order\./),
+      });
+    }
+    expect(await api.sshKeys.getUserSSHKeys(alice.id)).toEqual([]);
+  });
+
   it('hands out a background-generated private key once as a download, also when requests race', async () => {
     const alice = await user();
     const [key] = await api.sshKeys.ensureUserHasSSHKeys(alice.id);

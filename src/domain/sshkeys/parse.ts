@@ -4,12 +4,14 @@
  * a person can act on: a private key by mistake, an authorized_keys line with options, a
  * DSA or short RSA key, several keys at once, a key damaged in copying. Keys that pass are
  * checked as OpenSSH would check them (point on the curve, modulus well formed, no stray
- * bytes) and come back normalised, with the fingerprints `ssh-keygen -l` would print.
+ * bytes), Ed25519 points also as libsodium would (canonical, not of small order), and come
+ * back normalised, with the fingerprints `ssh-keygen -l` would print.
  * Refusal messages never repeat the input, since that may be a secret pasted by mistake.
  */
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { InvalidPublicKeyError } from '../errors.ts';
 import { hasControlCharacters } from './comment.ts';
+import { ed25519PointProblem } from './ed25519-point.ts';
 import { fingerprintMd5, fingerprintSha256 } from './fingerprint.ts';
 import { publicKeyLine } from './generate.ts';
 import { bitLength, WireError, WireReader } from './wire.ts';
@@ -84,6 +86,8 @@ const PRIVATE_KEY_PASTED =
   '.pub file instead (for example ~/.ssh/id_ed25519.pub). Nothing you pasted was stored.';
 const DSA =
   'DSA (ssh-dss) keys are no longer secure and OpenSSH has dropped them; use an Ed25519 key instead.';
+const NOT_MADE_BY_SSH_KEYGEN =
+  'No key made by ssh-keygen looks like this; copy the whole line of the .pub file again.';
 const DAMAGED = 'The key data is damaged or cut off; copy the whole line of the .pub file again.';
 const SEVERAL_KEYS_ON_ONE_LINE =
   'Paste a single public key: the line holds several keys one after another. Import each key on its own.';
@@ -211,10 +215,10 @@ function readBlob(blob: Buffer, type: string, keyType: KeyType): number {
 function readEd25519(reader: WireReader): number {
   const point = reader.string();
   if (point.length !== 32) fail('The Ed25519 key data has the wrong length.');
-  checkWithOpenSsl(
-    { kty: 'OKP', crv: 'Ed25519', x: point.toString('base64url') },
-    'The Ed25519 key is not valid.',
-  );
+  // OpenSSL takes any 32 bytes as an Ed25519 key, the identity point included, under which
+  // a made-up signature verifies for every message; so the point is checked here instead.
+  const problem = ed25519PointProblem(point);
+  if (problem) fail(`The Ed25519 key is not valid: its point is ${problem}. ${NOT_MADE_BY_SSH_KEYGEN}`);
   return 256;
 }
 
