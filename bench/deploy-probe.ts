@@ -124,7 +124,6 @@ export class Probe {
       },
       listDropletsByTag: (tag, options) => inner.listDropletsByTag(tag, options),
       deleteDroplet: (id, options) => inner.deleteDroplet(id, options),
-      deleteDropletsByTag: (tag, options) => inner.deleteDropletsByTag(tag, options),
     };
   }
 }

@@ -30,7 +30,11 @@ import { createObservers } from '../src/observability/observers.ts';
 import { DeploymentKeyService } from '../src/services/deployment-keys.ts';
 import { ToolEnvironmentService } from '../src/services/environments/environment-service.ts';
 import { DropletFollower } from '../src/services/environments/follower.ts';
-import type { DropletApi, DropletSettings } from '../src/services/environments/ports.ts';
+import {
+  type DropletApi,
+  type DropletSettings,
+  installationTagFor,
+} from '../src/services/environments/ports.ts';
 import { Provisioner } from '../src/services/environments/provisioner.ts';
 import { MemoryKeyCache, TieredKeyCache } from '../src/services/key-cache.ts';
 import { startKeyChangeBus } from '../src/services/key-invalidation.ts';
@@ -38,6 +42,7 @@ import { KeyRegistrar } from '../src/services/key-registration.ts';
 import { createKeygenPool } from '../src/services/keygen-pool.ts';
 import { UserOnboardingService } from '../src/services/onboarding-service.ts';
 import { SshKeyService } from '../src/services/ssh-key-service.ts';
+import { readInstallation } from '../src/store/installation.ts';
 import { DbSecretStore, EncryptedSecretStore } from '../src/store/secrets.ts';
 import { ensureUserRow } from '../src/store/users.ts';
 import { openBenchDatabase } from './onboarding-support.ts';
@@ -117,6 +122,9 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
     closers.push(() => database.close());
     await runMigrations(database.engine);
     const authz = createAuthz(database);
+    const installationTag = installationTagFor(
+      (await authz.asService('bench: installation id', readInstallation)).id,
+    );
     const keysAuthz = options.keyServicesAuthz?.(authz) ?? authz;
     // Warnings go to stderr, beside the progress lines, so stdout carries only the table.
     const logger = createLogger({ level: 'warn', destination: pino.destination({ fd: 2, sync: true }) });
@@ -248,6 +256,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
           follower,
           settings,
           logger,
+          installationTag,
           observer: observers.deploys,
         });
         const service = new ToolEnvironmentService({
@@ -256,6 +265,7 @@ export async function openBenchStack(options: BenchStackOptions): Promise<BenchS
           settings,
           logger,
           instanceId: randomUUID().slice(0, 8),
+          installationTag,
         });
         const closePath = async () => {
           await service.settled();

@@ -43,6 +43,7 @@ import { UserOnboardingService } from './services/onboarding-service.ts';
 import { readDigitalOceanToken, vaultTokenProvider } from './services/operator-secrets.ts';
 import { SshKeyService } from './services/ssh-key-service.ts';
 import { assertKeyringCoversVault, vaultRotation } from './services/vault-rotation.ts';
+import { readInstallation } from './store/installation.ts';
 import { DbSecretStore, EncryptedSecretStore } from './store/secrets.ts';
 
 export interface Core {
@@ -172,6 +173,13 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       logger,
       observer: observers.deployKeys,
     });
+    const installation = await authz.asService('read the installation id', (tx) => readInstallation(tx));
+    if (installation.created) {
+      logger.warn(
+        { installationId: installation.id },
+        'made a new installation id, the database having none: droplets tagged with an earlier one are no longer this installation’s',
+      );
+    }
     const environments = createEnvironmentModule({
       authz,
       droplets: digitalocean.client,
@@ -179,6 +187,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       settings: { ...config.droplets, sshPort: digitalocean.sshPort, sshUser: 'root' },
       logger,
       instanceId: randomUUID().slice(0, 8),
+      installationId: installation.id,
       leaseMs: config.reconcileLeaseMs,
       observer: observers.deploys,
     });

@@ -1,8 +1,9 @@
 /**
  * `berth reconcile`: runs the environment reconciler once, now, and prints what it did.
  * For the operator after an incident (a crash, a DigitalOcean outage): it adopts droplets
- * whose create was never recorded, destroys droplets that belong to no live environment,
- * marks vanished ones unresponsive, and resumes abandoned deploys and teardowns.
+ * whose create was never recorded, destroys this installation's droplets that belong to no
+ * live environment, marks vanished ones unresponsive, and resumes abandoned deploys and
+ * teardowns. Other installations' droplets on the same account are never touched.
  */
 import { Command } from 'commander';
 import type { Config } from '../config/config.ts';
@@ -25,7 +26,11 @@ export function reconcileCommand(loadConfig: () => Config): Command {
         await core.environments.service.settled();
         process.stdout.write(
           `${report.droplets} droplet(s) seen: ${report.adopted} adopted, ${report.destroyed} destroyed, ` +
-            `${report.unresponsive} marked unresponsive, ${report.resumed} resumed\n`,
+            `${report.unresponsive} marked unresponsive, ${report.resumed} resumed` +
+            (report.leftAlone > 0
+              ? `, ${report.leftAlone} from before installation ids left alone (no live record claims them)`
+              : '') +
+            '\n',
         );
       } finally {
         await core.close();

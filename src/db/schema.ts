@@ -220,6 +220,24 @@ export const doApiCalls = pgTable(
 );
 
 /**
+ * Which berth installation this database is: one row, made by migration 0010. Every
+ * droplet berth creates carries its id as a tag (`berth-install:<id>`), and the reconciler
+ * looks only at droplets with that tag, so two installations with their own databases on
+ * one DigitalOcean account leave each other's droplets alone. All processes on one
+ * database are one installation; a copy of the database (a restored backup) is the same
+ * installation too, which docs/operations.md warns about.
+ */
+export const berthInstallation = pgTable(
+  'berth_installation',
+  {
+    singleton: boolean('singleton').primaryKey().default(true),
+    id: uuid('id').notNull().defaultRandom(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('berth_installation_singleton_ck', sql`${t.singleton}`)],
+);
+
+/**
  * Refresh tokens of berth's embedded sign-in (used only when no external identity
  * provider is configured). Only a hash is stored; a token is used once and replaced.
  */

@@ -138,7 +138,7 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
       region: 'nyc3',
       size: 's-1vcpu-1gb',
       image: 'ubuntu-24-04-x64',
-      tags: [deployTagFor(randomUUID()), 'berth'],
+      tags: [deployTagFor(randomUUID()), 'berth', s.installationTag],
     });
     const report = await s.environments.reconciler.reconcile();
     expect(report.destroyed).toBeGreaterThanOrEqual(1);

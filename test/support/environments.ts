@@ -19,10 +19,12 @@ import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
 import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
 import { DeploymentKeyService } from '../../src/services/deployment-keys.ts';
 import { createEnvironmentModule, type EnvironmentModule } from '../../src/services/environments/index.ts';
+import { installationTagFor } from '../../src/services/environments/ports.ts';
 import { type KeyCache, MemoryKeyCache, TieredKeyCache } from '../../src/services/key-cache.ts';
 import { type KeyChangeBus, startKeyChangeBus } from '../../src/services/key-invalidation.ts';
 import { KeyRegistrar } from '../../src/services/key-registration.ts';
 import { SshKeyService } from '../../src/services/ssh-key-service.ts';
+import { readInstallation } from '../../src/store/installation.ts';
 import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts';
 import type { EngineName, TestDatabase } from './db.ts';
 import { openTestDatabase } from './db.ts';
@@ -38,6 +40,8 @@ export interface Stack {
   sshKeys: SshKeyService;
   deploymentKeys: DeploymentKeyService;
   environments: EnvironmentModule;
+  /** The tag of this database's installation, which its droplets carry. */
+  installationTag: string;
   bus: KeyChangeBus;
   /** The deployment key cache behind `deploymentKeys`. */
   cache: KeyCache;
@@ -98,6 +102,7 @@ export async function openStack(
     fallbackKeys: options.fallbackKeys ?? [],
     logger,
   });
+  const installationId = (await t.authz.asService('test: installation id', readInstallation)).id;
   const environments = createEnvironmentModule({
     authz: t.authz,
     droplets: client,
@@ -112,6 +117,7 @@ export async function openStack(
     },
     logger,
     instanceId: options.instanceId ?? 'test',
+    installationId,
     follow: { firstDelayMs: 100, maxDelayMs: 300 },
     leaseMs: 0,
   });
@@ -122,6 +128,7 @@ export async function openStack(
     sshKeys,
     deploymentKeys,
     environments,
+    installationTag: installationTagFor(installationId),
     bus,
     cache,
     clientLog,

@@ -36,6 +36,8 @@ export interface EnvironmentServiceDeps {
   logger: Logger;
   /** Distinguishes this process's polling tags from other processes'. */
   instanceId: string;
+  /** This installation's tag (`installationTagFor`), which every droplet it makes carries. */
+  installationTag: string;
 }
 
 export class ToolEnvironmentService implements EnvironmentService {
@@ -164,7 +166,10 @@ export class ToolEnvironmentService implements EnvironmentService {
     // follower lists them with one call however many there are.
     const window = Math.floor(Date.now() / 600_000);
     const pollTag = `${POLL_TAG_PREFIX}${this.deps.instanceId}-${window}`;
-    return { deployTag, tags: [deployTag, BERTH_TAG, `agent:${agentId}`, `user:${userId}`, pollTag] };
+    return {
+      deployTag,
+      tags: [deployTag, BERTH_TAG, this.deps.installationTag, `agent:${agentId}`, `user:${userId}`, pollTag],
+    };
   }
 }
 

@@ -8,7 +8,7 @@ import type { Logger } from '../../observability/logger.ts';
 import type { DeploymentKeyService } from '../deployment-keys.ts';
 import { ToolEnvironmentService } from './environment-service.ts';
 import { DropletFollower } from './follower.ts';
-import type { DropletApi, DropletSettings } from './ports.ts';
+import { type DropletApi, type DropletSettings, installationTagFor } from './ports.ts';
 import { type DeployObserver, Provisioner } from './provisioner.ts';
 import { Reconciler } from './reconciler.ts';
 
@@ -26,11 +26,14 @@ export function createEnvironmentModule(deps: {
   settings: DropletSettings;
   logger: Logger;
   instanceId: string;
+  /** This installation's id, from its database (`readInstallation`). */
+  installationId: string;
   follow?: { firstDelayMs?: number; maxDelayMs?: number };
   leaseMs?: number;
   observer?: DeployObserver;
 }): EnvironmentModule {
   const { authz, droplets, settings, logger } = deps;
+  const installationTag = installationTagFor(deps.installationId);
   const follower = new DropletFollower({
     authz,
     droplets,
@@ -45,6 +48,7 @@ export function createEnvironmentModule(deps: {
     follower,
     settings,
     logger,
+    installationTag,
     observer: deps.observer,
   });
   const service = new ToolEnvironmentService({
@@ -53,6 +57,7 @@ export function createEnvironmentModule(deps: {
     settings,
     logger,
     instanceId: deps.instanceId,
+    installationTag,
   });
   const reconciler = new Reconciler({
     authz,
@@ -61,6 +66,7 @@ export function createEnvironmentModule(deps: {
     follower,
     sshPort: settings.sshPort,
     logger,
+    installationTag,
     ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}),
   });
   return {

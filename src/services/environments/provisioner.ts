@@ -22,7 +22,7 @@ import {
 import type { DeploymentKeyService, DeploymentKeys, KeyPath } from '../deployment-keys.ts';
 import { type OperationContext, requestIdOf } from '../ssh-key-service.ts';
 import type { DropletFollower } from './follower.ts';
-import type { DropletApi, DropletSettings } from './ports.ts';
+import { type DropletApi, type DropletSettings, ownerOf } from './ports.ts';
 
 export interface ProvisionerDeps {
   authz: Authz;
@@ -31,6 +31,8 @@ export interface ProvisionerDeps {
   follower: Pick<DropletFollower, 'follow'>;
   settings: DropletSettings;
   logger: Logger;
+  /** This installation's tag: every droplet it creates carries it; a teardown by tag spares another's. */
+  installationTag: string;
   observer?: DeployObserver;
 }
 
@@ -99,7 +101,8 @@ export class Provisioner {
           size: env.size,
           image: env.image,
           ssh_keys: keys.refs,
-          tags: env.tags,
+          // A record made before installations had ids lacks the installation's tag.
+          tags: withTag(env.tags, this.deps.installationTag),
           user_data: buildCloudInit({ agentUser: 'agent', installDocker: settings.installDocker }),
         },
         // The first create under this deploy tag needs no lookup before it; a resumed
@@ -140,8 +143,16 @@ export class Provisioner {
     try {
       const call = { priority: 'deploy', ...requestIdOf(ctx) } as const;
       if (env.dropletId) await droplets.deleteDroplet(env.dropletId, call);
-      // No id recorded (the create may still have happened): the deploy tag finds it.
-      else await droplets.deleteDropletsByTag(env.deployTag, call);
+      // No id recorded (the create may still have happened): the deploy tag finds it. Of
+      // what it finds, only this installation's droplets go (a legacy one, with no
+      // installation tag, was made for this very record); DigitalOcean's delete by tag
+      // would take another installation's too, were a copy of this database running.
+      else {
+        for (const droplet of await droplets.listDropletsByTag(env.deployTag, call)) {
+          if (ownerOf(droplet, this.deps.installationTag) !== 'other')
+            await droplets.deleteDroplet(droplet.id, call);
+        }
+      }
     } catch (error) {
       await this.fail(env, 'deletion', error, ctx);
       return;
@@ -208,6 +219,10 @@ export class Provisioner {
         ),
       );
   }
+}
+
+function withTag(tags: readonly string[], tag: string): string[] {
+  return tags.includes(tag) ? [...tags] : [...tags, tag];
 }
 
 /** The follower's polling tag, which the environment service put among the create's tags. */

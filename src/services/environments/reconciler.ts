@@ -1,12 +1,19 @@
 /**
  * The reconciler: makes DigitalOcean and berth's records agree after anything — a crash
- * mid-deploy, a lost response, a teardown that failed. It lists every berth droplet (by
- * the `berth` tag) and matches each to its record by its deploy tag: a droplet whose
- * record is live but lacks it is adopted; one that belongs to no live record is
- * destroyed; a recorded droplet that vanished marks its record `unresponsive`. Records
- * whose background work was abandoned (their process died) are taken up again.
+ * mid-deploy, a lost response, a teardown that failed. It lists this installation's
+ * droplets (by its `berth-install:<id>` tag) and matches each to its record by its deploy
+ * tag: a droplet whose record is live but lacks it is adopted; one that belongs to no live
+ * record is destroyed; a recorded droplet that vanished marks its record `unresponsive`.
+ * Records whose background work was abandoned (their process died) are taken up again.
+ *
+ * Another installation's droplets (on the same DigitalOcean account) are never listed,
+ * let alone destroyed. Droplets made before installations had ids carry no installation
+ * tag: while any live record is that old, the generic `berth` tag is listed too, and such
+ * a droplet is kept, adopted or (as a second droplet of one record) destroyed only when
+ * its deploy tag is one of this installation's records; any other is left alone, since
+ * it may be another installation's.
  */
-import { inArray } from 'drizzle-orm';
+import { and, inArray, not, sql } from 'drizzle-orm';
 import type { Authz } from '../../db/authz.ts';
 import { agentDroplets, type EnvironmentState } from '../../db/schema.ts';
 import { DEPLOY_TAG_PREFIX } from '../../digitalocean/client/deploy-tag.ts';
@@ -14,7 +21,7 @@ import type { Logger } from '../../observability/logger.ts';
 import { type AuditEntry, writeAudit } from '../../store/audit.ts';
 import { type EnvironmentRow, transition } from '../../store/environments.ts';
 import type { DropletFollower } from './follower.ts';
-import { BERTH_TAG, type DropletApi, publicIpv4 } from './ports.ts';
+import { BERTH_TAG, type DropletApi, ownerOf, publicIpv4 } from './ports.ts';
 import type { Provisioner } from './provisioner.ts';
 import { pollTagOf } from './provisioner.ts';
 
@@ -24,6 +31,8 @@ export interface ReconcileReport {
   destroyed: number;
   unresponsive: number;
   resumed: number;
+  /** Droplets from before installation ids that no live record of this installation claims. */
+  leftAlone: number;
 }
 
 export interface ReconcilerDeps {
@@ -33,6 +42,8 @@ export interface ReconcilerDeps {
   follower: Pick<DropletFollower, 'follow'>;
   sshPort: number;
   logger: Logger;
+  /** This installation's tag (`installationTagFor`): the droplets it may touch carry it. */
+  installationTag: string;
   /** Records untouched for this long have lost their process and are taken up again. */
   leaseMs?: number;
 }
@@ -44,13 +55,20 @@ export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(onProgress?: (done: number, total: number) => void): Promise<ReconcileReport> {
-    const { authz, droplets, logger } = this.deps;
+    const { authz, droplets, logger, installationTag } = this.deps;
     const leaseMs = this.deps.leaseMs ?? 120_000;
-    const report: ReconcileReport = { droplets: 0, adopted: 0, destroyed: 0, unresponsive: 0, resumed: 0 };
+    const report: ReconcileReport = {
+      droplets: 0,
+      adopted: 0,
+      destroyed: 0,
+      unresponsive: 0,
+      resumed: 0,
+      leftAlone: 0,
+    };
+    const { found, legacyListed } = await this.listDroplets();
+    report.droplets = found.length;
     // Records are read after the droplets: a record always exists before its droplet, so
     // no droplet in the list can belong to a record this read misses.
-    const found = await droplets.listDropletsByTag(BERTH_TAG, { priority: 'background' });
-    report.droplets = found.length;
     const rows = await authz.asService('reconcile: read records', (tx) =>
       tx
         .select()
@@ -71,6 +89,15 @@ export class Reconciler {
         row && LIVE.includes(row.status) && (row.dropletId === null || row.dropletId === droplet.id);
       if (!keep || (row.dropletId === null && seen.has(droplet.id))) {
         if (row && DELETING.includes(row.status)) continue; // teardown owns it
+        if (!row && ownerOf(droplet, installationTag) === 'legacy') {
+          // Older than installation ids and claimed by no record here: maybe another's.
+          report.leftAlone++;
+          logger.warn(
+            { dropletId: droplet.id, tags: droplet.tags },
+            'left alone a berth droplet from before installation ids that no live record claims',
+          );
+          continue;
+        }
         await droplets.deleteDroplet(droplet.id, { priority: 'background' });
         report.destroyed++;
         await this.audit(row ?? null, 'reconcile.destroyed', { dropletId: droplet.id });
@@ -108,7 +135,10 @@ export class Reconciler {
     const now = Date.now();
     for (const row of rows) {
       onProgress?.(++done, total);
-      const stale = now - row.updatedAt.getTime() > leaseMs;
+      // A record from before installation ids that appeared after the look for them (an
+      // older process still creating) may have a droplet these lists could not show.
+      const stale =
+        now - row.updatedAt.getTime() > leaseMs && (legacyListed || row.tags.includes(installationTag));
       const present = row.dropletId !== null && found.some((d) => d.id === row.dropletId);
       if (row.dropletId !== null && !present && ['active', 'creating'].includes(row.status) && stale) {
         await authz.asService('reconcile: droplet vanished', (tx) =>
@@ -141,6 +171,35 @@ export class Reconciler {
     }
     logger.info({ ...report }, 'reconciled environments with DigitalOcean');
     return report;
+  }
+
+  /**
+   * This installation's droplets, and, while a live record from before installation ids
+   * may have one without the installation's tag, the droplets with no installation tag.
+   */
+  private async listDroplets() {
+    const { authz, droplets, installationTag } = this.deps;
+    const own = await droplets.listDropletsByTag(installationTag, { priority: 'background' });
+    const [legacyRecord] = await authz.asService(
+      'reconcile: look for records from before installation ids',
+      (tx) =>
+        tx
+          .select({ id: agentDroplets.id })
+          .from(agentDroplets)
+          .where(
+            and(
+              inArray(agentDroplets.status, [...LIVE, ...DELETING]),
+              not(sql`${installationTag} = any(${agentDroplets.tags})`),
+            ),
+          )
+          .limit(1),
+    );
+    if (!legacyRecord) return { found: own, legacyListed: false };
+    const all = await droplets.listDropletsByTag(BERTH_TAG, { priority: 'background' });
+    return {
+      found: [...own, ...all.filter((d) => ownerOf(d, installationTag) === 'legacy')],
+      legacyListed: true,
+    };
   }
 
   private audit(
