@@ -15,12 +15,15 @@ import {
   type FaultRuleInput,
   parseFaultRule,
 } from './faults.ts';
+import type { DropletConsole } from './host/files.ts';
 import { apiError, type EmulatorEnv, MESSAGES, noContent, readJsonObject } from './http.ts';
 import type { RateLimiter } from './ratelimit.ts';
 import type { EmulatorState } from './state.ts';
 
 export interface EmulatorSnapshot {
   ssh_port: number;
+  /** `real` (isolated hosts with cloud-init and sshd) or `light` (ssh2 servers). */
+  hosts: 'real' | 'light';
   droplets: Array<{ id: number; name: string; status: string; address: string; ssh_error?: string }>;
   ssh_keys: Array<{ id: number; name: string; fingerprint: string }>;
 }
@@ -43,6 +46,8 @@ export interface EmulatorAdmin {
   /** Clears faults, latency, counters and rate-limit windows; with `state: true` also every key and droplet. */
   reset(options?: { state?: boolean }): Promise<void>;
   snapshot(): EmulatorSnapshot;
+  /** A real host's boot log (boot script, /dev/console, cloud-init output, sshd); undefined for light droplets. */
+  console(dropletId: number): DropletConsole | undefined;
 }
 
 export interface AdminDeps {
@@ -50,6 +55,8 @@ export interface AdminDeps {
   faults: FaultInjector;
   limiter: RateLimiter;
   sshPort: () => number;
+  hosts: 'real' | 'light';
+  console: (dropletId: number) => DropletConsole | undefined;
   /** Stops every droplet's SSH server, for a reset that wipes state. */
   stopAllSsh: () => Promise<void>;
 }
@@ -74,8 +81,10 @@ export function createAdmin(deps: AdminDeps): EmulatorAdmin {
         state.clear();
       }
     },
+    console: (id) => deps.console(id),
     snapshot: () => ({
       ssh_port: deps.sshPort(),
+      hosts: deps.hosts,
       droplets: [...state.droplets.values()].map((d) => ({
         id: d.id,
         name: d.name,
@@ -109,10 +118,23 @@ export function adminRoutes(admin: EmulatorAdmin, token: string): Hono<EmulatorE
         'DELETE /_emulator/faults',
         'PUT /_emulator/latency {endpoint?: string, ms: number}',
         'POST /_emulator/reset {state?: boolean}',
+        'GET /_emulator/droplets/:id/console',
       ],
     }),
   );
   app.get('/state', (c) => c.json(admin.snapshot()));
+  app.get('/droplets/:id/console', (c) => {
+    const found = admin.console(Number(c.req.param('id')));
+    if (!found)
+      return apiError(c, 404, 'not_found', 'No console: no such droplet, or it is a light droplet.');
+    return c.json({
+      boot: found.boot,
+      console: found.console,
+      cloud_init_output: found.cloudInitOutput,
+      sshd: found.sshd,
+      cloud_init_result: found.result,
+    });
+  });
   app.get('/counters', (c) => c.json({ counters: admin.counters() }));
   app.get('/faults', (c) => c.json({ faults: admin.faults() }));
   app.post('/faults', async (c) => {

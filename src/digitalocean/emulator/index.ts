@@ -15,6 +15,8 @@ import type { SpecValidator } from '../spec/validator.ts';
 import { adminRoutes, createAdmin, type EmulatorAdmin } from './admin.ts';
 import { type ConformanceViolation, conformanceMiddleware } from './conformance.ts';
 import { FaultInjector, type FaultRuleInput } from './faults.ts';
+import { detectHostCapability, type HostCapability } from './host/capability.ts';
+import { createHostRuntime } from './host/runtime.ts';
 import { apiError, type EmulatorEnv, MESSAGES, notFound } from './http.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { DroppedConnectionError, pipeline } from './pipeline.ts';
@@ -22,13 +24,15 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from './ratelimit.t
 import { actionRoutes, dropletActionRoutes } from './routes/actions.ts';
 import { dropletRoutes } from './routes/droplets.ts';
 import { keyRoutes } from './routes/keys.ts';
-import { createSshHost, disabledSshHost } from './ssh/host.ts';
+import { createSshHost, disabledSshHost, type SshHost } from './ssh/host.ts';
 import { EmulatorState } from './state.ts';
 
 export type { EmulatorAdmin, EmulatorSnapshot } from './admin.ts';
 export type { ConformanceViolation } from './conformance.ts';
 export { ENDPOINTS } from './endpoints.ts';
 export type { FaultKind, FaultRule, FaultRuleInput } from './faults.ts';
+export type { DropletConsole } from './host/files.ts';
+export { HOST_NETWORK } from './host/network.ts';
 export { DroppedConnectionError } from './pipeline.ts';
 export type { RateLimits } from './ratelimit.ts';
 export type { EmulatorState } from './state.ts';
@@ -47,7 +51,17 @@ export interface EmulatorOptions {
   random?: () => number;
   /** Shrink DigitalOcean's limits (5000/hour, 250/minute, 10 key lists/minute) for tests. */
   rateLimits?: Partial<RateLimits>;
-  /** The port every droplet's SSH server listens on. Default 2222; 0 picks a free one at listen(). */
+  /**
+   * What a droplet is. `real`: an isolated Linux host (namespaces, overlayfs) booted by
+   * cloud-init with Debian's sshd on port 22 of its own address; needs root on Linux and
+   * fails to create otherwise. `light`: an ssh2 server on a loopback address, running
+   * commands unsandboxed as this user. `auto`: real where the machine allows, else light.
+   * Default `light`.
+   */
+  hosts?: 'real' | 'light' | 'auto';
+  /** Real hosts only: where droplets' files live (default `<tmpdir>/berth-do-hosts`). */
+  hostStateRoot?: string;
+  /** The port every light droplet's SSH server listens on. Default 2222; 0 picks a free one at listen(). */
   sshPort?: number;
   ssh?: {
     /** False runs no SSH servers at all (droplets still become active). Default true. */
@@ -69,6 +83,8 @@ export interface EmulatorOptions {
   tickMs?: number;
   /** Where problems that have no caller to go to (an SSH server that failed) are reported. */
   onError?: (message: string) => void;
+  /** Told once which kind of droplet this emulator runs and why. */
+  onNotice?: (line: string) => void;
   /** Environment read for defaults; default process.env. */
   env?: Record<string, string | undefined>;
 }
@@ -85,6 +101,8 @@ export interface Emulator {
   admin: EmulatorAdmin;
   /** The SSH port droplets listen on (berth reports it as `ssh_port`); 0 until resolved when configured as 0. */
   readonly sshPort: number;
+  /** Which kind of droplet this emulator runs (see `hosts`), and why. */
+  readonly hosts: { kind: 'real' | 'light'; reason: string };
   /** Serves the emulator over HTTP; resolves once listening (and once the SSH port is known). */
   listen(port: number, host?: string): Promise<ListeningEmulator>;
   /** Lets droplets and actions whose time has come move on now, instead of at the next tick. */
@@ -105,15 +123,23 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const firstAddress = options.ssh?.firstAddress ?? '127.0.0.2';
   const state = new EmulatorState({ first: firstAddress, count: options.ssh?.addressCount ?? 253 });
   const sshPortOption = options.sshPort ?? DEFAULT_SSH_PORT;
-  const ssh =
-    options.ssh?.enabled === false
-      ? disabledSshHost(sshPortOption)
-      : createSshHost({
-          port: sshPortOption,
-          probeAddress: firstAddress,
-          hostKey: options.ssh?.hostKey,
-          onError: options.onError,
-        });
+  const hosts = chooseHosts(options.hosts ?? 'light', options.ssh?.enabled !== false, detectHostCapability);
+  options.onNotice?.(
+    hosts.kind === 'real'
+      ? `DigitalOcean emulator: droplets are real hosts (${hosts.reason})`
+      : `DigitalOcean emulator: droplets are light ssh2 servers on loopback (${hosts.reason})`,
+  );
+  let ssh: SshHost;
+  if (options.ssh?.enabled === false) ssh = disabledSshHost(sshPortOption);
+  else if (hosts.kind === 'real')
+    ssh = createHostRuntime({ stateRoot: options.hostStateRoot, onError: options.onError });
+  else
+    ssh = createSshHost({
+      port: sshPortOption,
+      probeAddress: firstAddress,
+      hostKey: options.ssh?.hostKey,
+      onError: options.onError,
+    });
   const faults = new FaultInjector(options.random ?? Math.random);
   for (const rule of options.faults ?? []) faults.add(rule);
   for (const [endpoint, ms] of Object.entries(options.latencyMs ?? {})) faults.setLatency(endpoint, ms);
@@ -126,8 +152,10 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     faults,
     limiter,
     sshPort: () => ssh.port(),
+    hosts: hosts.kind,
+    console: (id) => ssh.console?.(id),
     stopAllSsh: async () => {
-      await Promise.all([...state.droplets.keys()].map((id) => ssh.stop(id)));
+      await Promise.all([...state.droplets.keys()].map((id) => ssh.remove(id)));
     },
   });
 
@@ -170,6 +198,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     get sshPort() {
       return ssh.port();
     },
+    hosts,
     async listen(port, host = '127.0.0.1') {
       await ssh.ready();
       const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -201,6 +230,27 @@ export function createEmulator(options: EmulatorOptions): Emulator {
       await ssh.close();
     },
   };
+}
+
+/**
+ * Settles `hosts`: `real` is refused where the machine cannot run real hosts (so a test
+ * that asks for them fails instead of silently testing less), `auto` falls back to light.
+ */
+export function chooseHosts(
+  wanted: 'real' | 'light' | 'auto',
+  sshEnabled: boolean,
+  detect: () => HostCapability,
+): { kind: 'real' | 'light'; reason: string } {
+  if (!sshEnabled) return { kind: 'light', reason: 'SSH disabled' };
+  if (wanted === 'light') return { kind: 'light', reason: 'asked for light droplets' };
+  const capability = detect();
+  if (capability.ok)
+    return {
+      kind: 'real',
+      reason: wanted === 'real' ? 'asked for real hosts' : 'root on Linux with namespaces',
+    };
+  if (wanted === 'real') throw new Error(`real-host droplets are not available here: ${capability.reason}`);
+  return { kind: 'light', reason: `real hosts unavailable: ${capability.reason}` };
 }
 
 function envInt(raw: string | undefined): number | undefined {

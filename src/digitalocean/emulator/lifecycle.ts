@@ -5,6 +5,9 @@
  * reboot, ...) likewise take `activeAfterMs` to complete, and their effect lands when
  * they do. Progress is made by `advance()`, which the emulator calls before every
  * request and on a short timer; steps run one at a time so a droplet never starts twice.
+ * A real host's boot takes seconds (cloud-init, sshd), so it runs beside the steps: the
+ * action stays in progress, and the droplet `new` (or `off`), until sshd accepts
+ * connections, and other droplets move on meanwhile.
  */
 import type { SshHost } from './ssh/host.ts';
 import type { ActionRecord, DropletRecord, EmulatorState } from './state.ts';
@@ -28,8 +31,12 @@ export interface LifecycleDeps {
   onError?: (message: string) => void;
 }
 
+/** Actions that (re)boot a droplet; on real hosts they complete when the boot does. */
+const BOOTS = new Set(['create', 'power_on', 'reboot', 'power_cycle']);
+
 export class Lifecycle {
   private chain: Promise<void> = Promise.resolve();
+  private readonly booting = new Set<number>();
 
   constructor(private readonly deps: LifecycleDeps) {}
 
@@ -61,8 +68,9 @@ export class Lifecycle {
   }
 
   /**
-   * Deletes a droplet: it leaves the API and its SSH server stops. Queued behind any
-   * step in progress, so a server that is still starting cannot outlive its droplet.
+   * Deletes a droplet: it leaves the API, its SSH server stops and a real host's files
+   * and network go. Queued behind any step in progress, so a server that is still
+   * starting cannot outlive its droplet (a real host's boot in progress is cut short).
    */
   destroy(droplet: DropletRecord): Promise<void> {
     return this.enqueue(async () => {
@@ -74,7 +82,7 @@ export class Lifecycle {
           action.completedAt = this.deps.clock();
         }
       }
-      await ssh.stop(droplet.id);
+      await ssh.remove(droplet.id);
     });
   }
 
@@ -105,14 +113,36 @@ export class Lifecycle {
   private async step(): Promise<void> {
     const now = this.deps.clock();
     const due = [...this.deps.state.actions.values()]
-      .filter((a) => a.status === 'in-progress' && a.dueAt <= now)
+      .filter((a) => a.status === 'in-progress' && a.dueAt <= now && !this.booting.has(a.id))
       .sort((a, b) => a.dueAt - b.dueAt);
     for (const action of due) {
       const droplet = this.deps.state.droplets.get(action.resourceId);
+      if (droplet && this.deps.ssh.kind === 'real' && BOOTS.has(action.type)) {
+        this.bootInBackground(droplet, action);
+        continue;
+      }
       if (droplet) await this.apply(droplet, action);
       action.status = droplet ? 'completed' : 'errored';
       action.completedAt = action.dueAt;
     }
+  }
+
+  private bootInBackground(droplet: DropletRecord, action: ActionRecord): void {
+    this.booting.add(action.id);
+    const boot = async () => {
+      if (action.type === 'reboot' || action.type === 'power_cycle') await this.deps.ssh.stop(droplet.id);
+      await this.startSsh(droplet);
+    };
+    void boot().finally(() =>
+      this.enqueue(async () => {
+        this.booting.delete(action.id);
+        // Destroyed meanwhile: destroy() has already marked the action errored.
+        if (action.status !== 'in-progress' || !this.deps.state.droplets.has(droplet.id)) return;
+        droplet.status = 'active';
+        action.status = 'completed';
+        action.completedAt = this.deps.clock();
+      }),
+    );
   }
 
   private async apply(droplet: DropletRecord, action: ActionRecord): Promise<void> {
@@ -144,12 +174,20 @@ export class Lifecycle {
 
   private async startSsh(droplet: DropletRecord): Promise<void> {
     try {
-      await this.deps.ssh.start({
+      const started = await this.deps.ssh.start({
         id: droplet.id,
         name: droplet.name,
         address: droplet.address,
         authorizedKeys: droplet.authorizedKeys,
+        userData: droplet.userData,
+        region: droplet.region.slug,
+        tags: droplet.tags,
       });
+      if (started) {
+        droplet.address = started.address;
+        droplet.netmask = started.netmask;
+        droplet.gateway = started.gateway;
+      }
       delete droplet.sshError;
     } catch (err) {
       // The droplet still turns active, as a real one whose sshd failed would; the

@@ -30,8 +30,14 @@ export interface DropletRecord {
   status: DropletStatus;
   /** Clock time (ms) of creation. */
   createdAt: number;
-  /** The loopback address this droplet's SSH server listens on, reported as its public IPv4. */
+  /**
+   * The droplet's public IPv4: a loopback address for a light droplet; for a real host,
+   * the address its network namespace was given at first boot.
+   */
   address: string;
+  /** The public network's mask and gateway, set by a real host's boot. */
+  netmask?: string;
+  gateway?: string;
   /** Public key lines root accepts, fixed at creation exactly as on a real droplet. */
   authorizedKeys: string[];
   /** Why the droplet's SSH server could not start, if it could not. */

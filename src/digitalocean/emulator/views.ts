@@ -50,7 +50,12 @@ function networks(d: DropletRecord): { v4: unknown[]; v6: unknown[] } {
       gateway: '<nil>',
       type: 'private',
     },
-    { ip_address: d.address, netmask: '255.0.0.0', gateway: '127.0.0.1', type: 'public' },
+    {
+      ip_address: d.address,
+      netmask: d.netmask ?? '255.0.0.0',
+      gateway: d.gateway ?? '127.0.0.1',
+      type: 'public',
+    },
   ];
   const v6 = d.ipv6
     ? [

@@ -9,6 +9,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type Server } from 'ssh2';
+import type { DropletConsole } from '../host/files.ts';
 import { handleSession } from './session.ts';
 
 export interface SshTarget {
@@ -16,15 +17,36 @@ export interface SshTarget {
   name: string;
   address: string;
   authorizedKeys: string[];
+  /** What real hosts boot with; light droplets ignore them. */
+  userData?: string;
+  region?: string;
+  tags?: string[];
 }
 
-/** What the lifecycle needs from an SSH host; a disabled host satisfies it by doing nothing. */
+/** Where a started droplet is reachable, when the host (not the API) chose its address. */
+export interface StartedHost {
+  address: string;
+  netmask: string;
+  gateway: string;
+}
+
+/**
+ * What the lifecycle needs from whatever runs droplets: light SSH servers here, real
+ * hosts in ../host/runtime.ts, or nothing at all (a disabled host).
+ */
 export interface SshHost {
+  /** `real`: isolated Linux hosts with cloud-init and sshd; `light`: ssh2 servers on loopback. */
+  readonly kind: 'real' | 'light';
   /** The port every droplet listens on; resolved from 0 to a free port by `ready()`. */
   port(): number;
   ready(): Promise<number>;
-  start(target: SshTarget): Promise<void>;
+  start(target: SshTarget): Promise<StartedHost | undefined>;
+  /** Powers a droplet off: its processes end; a real host keeps its files for the next boot. */
   stop(dropletId: number): Promise<void>;
+  /** Destroys a droplet: stopped, and its files and network removed. */
+  remove(dropletId: number): Promise<void>;
+  /** The droplet's boot log, where there is one (real hosts). */
+  console?(dropletId: number): DropletConsole | undefined;
   close(): Promise<void>;
 }
 
@@ -79,10 +101,11 @@ export function createSshHost(options: SshHostOptions): SshHost {
   };
 
   return {
+    kind: 'light',
     port: () => port,
     ready,
     async start(target) {
-      if (running.has(target.id)) return;
+      if (running.has(target.id)) return undefined;
       const listenPort = await ready();
       if (target.address === options.probeAddress) await release();
       const entry: Running = {
@@ -116,8 +139,10 @@ export function createSshHost(options: SshHostOptions): SshHost {
         });
       });
       running.set(target.id, entry);
+      return undefined;
     },
     stop,
+    remove: stop,
     async close() {
       await Promise.all([...running.keys()].map((id) => stop(id)));
       await release();
@@ -146,10 +171,12 @@ function authenticate(ctx: AuthContext, allowed: ParsedKey[]): void {
 /** An SSH host for emulators run without SSH: droplets still come up, nothing listens. */
 export function disabledSshHost(port: number): SshHost {
   return {
+    kind: 'light',
     port: () => port,
     ready: async () => port,
-    start: async () => {},
+    start: async () => undefined,
     stop: async () => {},
+    remove: async () => {},
     close: async () => {},
   };
 }
