@@ -132,7 +132,11 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   let ssh: SshHost;
   if (options.ssh?.enabled === false) ssh = disabledSshHost(sshPortOption);
   else if (hosts.kind === 'real')
-    ssh = createHostRuntime({ stateRoot: options.hostStateRoot, onError: options.onError });
+    ssh = createHostRuntime({
+      stateRoot: options.hostStateRoot,
+      onError: options.onError,
+      onNotice: options.onNotice,
+    });
   else
     ssh = createSshHost({
       port: sshPortOption,

@@ -20,7 +20,9 @@ export function run(
   options: { input?: string } = {},
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -34,6 +36,10 @@ export function run(
       if (code === 0) resolve({ stdout, stderr });
       else reject(new CommandError(`${command} ${args.join(' ')}`, code, stderr));
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      // A command that fails before reading its input closes the pipe; its exit status says why.
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input);
+    }
   });
 }

@@ -60,7 +60,12 @@ function tree(m: MetadataSource): Record<string, unknown> {
     'vendor-data': '',
     'public-keys': m.publicKeys.join('\n'),
     region: m.region,
-    interfaces: doc.interfaces,
+    // The path form names the address `address`, where the JSON form says `ip_address`.
+    interfaces: {
+      public: [
+        { ipv4: { address: m.address, netmask: m.netmask, gateway: m.gateway }, mac: m.mac, type: 'public' },
+      ],
+    },
     dns: doc.dns,
     floating_ip: doc.floating_ip,
     reserved_ip: doc.reserved_ip,

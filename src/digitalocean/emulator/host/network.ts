@@ -137,6 +137,22 @@ async function configure(namespace: string, hostInterface: string, host: string,
   });
 }
 
+/**
+ * Makes the whole range unreachable on the machine except through droplets' links (whose
+ * /30 routes are more specific), so a packet for an address no droplet holds (one just
+ * destroyed, say) fails at once instead of following the machine's default route out.
+ * The route is shared by every emulator on the machine and left in place: removing it
+ * while another emulator runs would reopen that path, and it routes nothing of anyone's.
+ */
+export async function ensureRangeStaysLocal(): Promise<void> {
+  const range = `${HOST_NETWORK.base}/${HOST_NETWORK.prefix}`;
+  try {
+    await run('ip', ['route', 'add', 'unreachable', range]);
+  } catch (err) {
+    if (!(err instanceof CommandError && /File exists/.test(err.stderr))) throw err;
+  }
+}
+
 /** Deletes a namespace; its veth pair goes with it once no process is left inside. */
 export async function removeNamespace(namespace: string): Promise<void> {
   try {

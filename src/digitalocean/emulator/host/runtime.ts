@@ -28,6 +28,7 @@ import { listenMetadata } from './metadata.ts';
 import {
   createDropletNetwork,
   type DropletNetwork,
+  ensureRangeStaysLocal,
   namespaceName,
   namespacePids,
   removeNamespace,
@@ -40,6 +41,8 @@ export interface HostRuntimeOptions {
   /** How long a boot may take until sshd accepts connections. Default 120 s. */
   bootTimeoutMs?: number;
   onError?: (message: string) => void;
+  /** Told what was cleaned up after dead emulators. */
+  onNotice?: (message: string) => void;
 }
 
 interface Entry {
@@ -64,10 +67,11 @@ export function createHostRuntime(options: HostRuntimeOptions = {}): SshHost {
   let prepared: Promise<void> | undefined;
 
   const ready = async () => {
-    prepared ??= sweepStale(stateRoot).then((notes) => {
-      for (const note of notes) options.onError?.(`emulator: ${note}`);
+    prepared ??= (async () => {
+      await ensureRangeStaysLocal();
+      for (const note of await sweepStale(stateRoot)) options.onNotice?.(`DigitalOcean emulator: ${note}`);
       mkdirSync(stateDir, { recursive: true });
-    });
+    })();
     await prepared;
     return 22;
   };
