@@ -2,12 +2,13 @@
  * The embedded sign-in's reads and writes of `auth.users`: find an account by email or
  * id, and record the profile data given at sign-up. Creating the row is not here: sign-up
  * goes through the onboarding service's registration, so that the user row and their
- * onboarding job are written together. Emails are stored lower-cased, which makes the
- * table's unique constraint case-insensitive in effect.
+ * onboarding job are written together. Emails are stored normalised (`normaliseEmail`),
+ * which makes the table's unique constraint case-insensitive in effect.
  */
 import { eq, sql } from 'drizzle-orm';
 import { authUsers } from '../db/auth-schema.ts';
 import type { Executor } from '../db/engine.ts';
+import { normaliseEmail } from '../domain/email.ts';
 
 export interface Account {
   id: string;
@@ -48,8 +49,6 @@ function toAccount(row: Row | undefined): Account | null {
     updatedAt: row.updatedAt ?? row.createdAt ?? new Date(0),
   };
 }
-
-export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
 export async function findAccountByEmail(tx: Executor, email: string): Promise<Account | null> {
   const [row] = await tx

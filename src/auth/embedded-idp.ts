@@ -9,15 +9,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Authz } from '../db/authz.ts';
+import { normaliseEmail } from '../domain/email.ts';
+import { EmailTakenError } from '../domain/errors.ts';
 import type { RegisteredUser } from '../services/contracts.ts';
 import type { OperationContext } from '../services/ssh-key-service.ts';
-import {
-  type Account,
-  findAccountByEmail,
-  findAccountById,
-  normaliseEmail,
-  setUserMetadata,
-} from './accounts.ts';
+import { type Account, findAccountByEmail, findAccountById, setUserMetadata } from './accounts.ts';
 import { AuthApiProblem } from './errors.ts';
 import type { AuthUser, TokenSigner } from './jwt.ts';
 import { LoginThrottle } from './login-throttle.ts';
@@ -109,11 +105,17 @@ export class EmbeddedAuthService {
     if (existing) throw alreadyRegistered();
     const id = randomUUID();
     const encryptedPassword = await hashPassword(input.password);
-    const { created } = await this.deps.registration.enhancedUserRegistration(
-      { id, email, encryptedPassword },
-      { requestId: meta.requestId, actor: 'service:sign-up' },
-    );
-    // The user row was not written: the email was registered by a concurrent sign-up.
+    let created: boolean;
+    try {
+      ({ created } = await this.deps.registration.enhancedUserRegistration(
+        { id, email, encryptedPassword },
+        { requestId: meta.requestId, actor: 'service:sign-up' },
+      ));
+    } catch (error) {
+      // A concurrent sign-up registered the email first.
+      if (error instanceof EmailTakenError) throw alreadyRegistered();
+      throw error;
+    }
     if (!created) throw alreadyRegistered();
     if (input.data && Object.keys(input.data).length > 0) {
       const data = input.data;

@@ -13,6 +13,7 @@
  * time would: the free allowance at most, then one at a time, each after its delay.
  */
 import { LRUCache } from 'lru-cache';
+import { normaliseEmail } from '../domain/email.ts';
 
 export interface LoginThrottleOptions {
   /** Failures allowed before any delay. */
@@ -70,7 +71,7 @@ export class LoginThrottle {
   }
 
   static key(email: string, ip: string): string {
-    return `${email.trim().toLowerCase()}|${ip}`;
+    return `${normaliseEmail(email)}|${ip}`;
   }
 
   /**

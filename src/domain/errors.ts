@@ -56,6 +56,20 @@ export class ConflictError extends BerthError {
   }
 }
 
+/**
+ * A user could not be registered with their email: another account holds it and keeps it
+ * (an account that signs in with a password, whose email is its sign-in name). It never
+ * says which account, only that it is not this one.
+ */
+export class EmailTakenError extends ConflictError {
+  constructor() {
+    super(
+      'This email address belongs to another berth account, which keeps it. ' +
+        'An operator can free it by removing that account or changing its email.',
+    );
+  }
+}
+
 /** A one-time resource (such as a private key download) that was already consumed. */
 export class GoneError extends BerthError {
   constructor(message: string) {

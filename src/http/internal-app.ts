@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { UserRegistration } from '../auth/embedded-idp.ts';
+import { normaliseEmail } from '../domain/email.ts';
 import { InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EnvironmentService } from '../services/contracts.ts';
@@ -21,6 +22,9 @@ import { EnvironmentSchema, problems, toEnvironment } from './schemas.ts';
 import type { AppEnv } from './types.ts';
 
 export const INTERNAL_SECRET_HEADER = 'x-internal-api-secret';
+
+/** An email as a caller may send it: normalised as berth stores it, then checked. */
+const EmailInput = z.string().max(320).openapi({ format: 'email' }).transform(normaliseEmail).pipe(z.email());
 
 export interface InternalAppDeps {
   /** BERTH_INTERNAL_API_SECRET; the app refuses every request that does not carry it. */
@@ -168,12 +172,16 @@ export function createInternalApp(deps: InternalAppDeps): OpenAPIHono<AppEnv> {
       tags,
       security,
       summary: 'Register a user that an external identity provider signed up',
-      description: 'Writes the user and enqueues their onboarding (key generation) together. Idempotent.',
+      description:
+        'Writes the user and enqueues their onboarding (key generation) together. Idempotent: a ' +
+        'user already registered is left as they are. The email is stored trimmed and lower-cased. ' +
+        'An email another provider user holds moves to this new user (the other keeps their keys); ' +
+        'one held by an account that signs in with a password is refused with 409.',
       request: {
         params: UserParams,
         body: {
           required: false,
-          content: json(z.object({ email: z.email().optional() }).openapi('OnboardRequest')),
+          content: json(z.object({ email: EmailInput.optional() }).openapi('OnboardRequest')),
         },
       },
       responses: {
@@ -181,7 +189,7 @@ export function createInternalApp(deps: InternalAppDeps): OpenAPIHono<AppEnv> {
           description: 'Registered.',
           content: json(z.object({ user_id: z.guid(), created: z.boolean() })),
         },
-        ...problems(400, 401),
+        ...problems(400, 401, 409),
       },
     }),
     async (c) => {

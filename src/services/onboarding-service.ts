@@ -51,10 +51,17 @@ export class UserOnboardingService implements OnboardingService {
   ): Promise<{ created: boolean }> {
     if (!UUID.test(user.id)) throw new InvalidInputError('A user id must be a UUID.');
     const result = await this.deps.authz.asService('register a user and enqueue onboarding', async (tx) => {
-      const created = await ensureUserRow(tx, user);
+      // Resolves only once the user's row exists, so the job below always has its user.
+      const { created, emailTakenFrom } = await ensureUserRow(tx, user);
       const enqueued = await this.enqueueOnce(tx, user.id);
-      return { created, enqueued };
+      return { created, emailTakenFrom, enqueued };
     });
+    if (result.emailTakenFrom) {
+      this.deps.logger.warn(
+        { userId: user.id, previousUserId: result.emailTakenFrom, requestId: ctx.requestId },
+        'the identity provider gave this email to a new user: the previous user keeps their keys, without it',
+      );
+    }
     if (result.enqueued) {
       this.deps.logger.info(
         { userId: user.id, requestId: ctx.requestId, created: result.created },

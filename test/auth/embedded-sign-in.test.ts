@@ -89,6 +89,18 @@ describe.each(testEngines())('embedded sign-in on %s', (engine: EngineName) => {
     expect([invalid.status, invalid.json.code]).toEqual([400, 'validation_failed']);
   });
 
+  it('answers concurrent sign-ups of one email with one account and user_already_exists for the rest', async () => {
+    const address = email();
+    const answers = await Promise.all([
+      signUp(address),
+      signUp(address.toUpperCase()),
+      signUp(address.toLowerCase()),
+    ]);
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).toEqual([200, 409, 409]);
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.json.code).toBe('user_already_exists');
+  });
+
   it('signs in with the right password only, with one message for a wrong password and an unknown email', async () => {
     const address = email();
     await signUp(address);

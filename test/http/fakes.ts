@@ -113,7 +113,7 @@ export class FakeOnboardingService implements OnboardingService {
 
   async enhancedUserRegistration(user: RegisteredUser) {
     this.registered.push(user);
-    const created = await this.authz.asService('test: register a user', (tx) => ensureUserRow(tx, user));
+    const { created } = await this.authz.asService('test: register a user', (tx) => ensureUserRow(tx, user));
     return { created };
   }
 
