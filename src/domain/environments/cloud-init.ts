@@ -1,11 +1,14 @@
 /**
- * The droplet's `user_data`: a minimal, idempotent shell script that cloud-init runs at
- * first boot to prepare the agent's tool environment. It creates a non-root user for the
- * agent with the same authorized keys DigitalOcean gave root (copied on the droplet, so
- * the script itself carries no key at all), and optionally installs Docker. It never
- * holds a private key or the DigitalOcean token: it is readable from the droplet's
- * metadata service by anything running on it.
+ * The droplet's `user_data`: a `#cloud-config` that cloud-init applies at first boot to
+ * prepare the agent's tool environment. It makes the agent's login cloud-init's default
+ * user, which is the user cloud-init gives the droplet's create-time public keys (the
+ * owner's, from the metadata service) in its network stage, before sshd starts, so the
+ * agent can log in as soon as the droplet answers. Root keeps the same keys, as on any
+ * DigitalOcean droplet. Passwords are off. It optionally installs Docker. It never holds
+ * key material or the DigitalOcean token: anything on the droplet can read user_data from
+ * the metadata service.
  */
+import { stringify } from 'yaml';
 
 export interface CloudInitOptions {
   /** The agent's login; a POSIX user name. */
@@ -13,33 +16,40 @@ export interface CloudInitOptions {
   installDocker: boolean;
 }
 
+/** The login berth's droplets give the agent (and the `ssh` command names). */
+export const AGENT_USER = 'agent';
+
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** DigitalOcean's limit on user_data. */
 export const USER_DATA_LIMIT = 64 * 1024;
+/** Written last, so its presence says the bootstrap ran to the end. */
+export const BOOTSTRAP_DONE_FILE = '/var/lib/berth-bootstrap-done';
 
 export function buildCloudInit(options: CloudInitOptions): string {
   if (!USER_NAME.test(options.agentUser)) {
     throw new TypeError(`"${options.agentUser}" is not a valid user name for the agent`);
   }
-  const user = options.agentUser;
-  const lines = [
-    '#!/bin/sh',
-    '# berth tool environment bootstrap. Safe to run again: every step checks first.',
-    'set -eu',
-    `id -u ${user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash ${user}`,
-    `install -d -m 700 -o ${user} -g ${user} /home/${user}/.ssh`,
-    '# The keys DigitalOcean installed for root at creation: the owner’s keys, nothing else.',
-    `install -m 600 -o ${user} -g ${user} /root/.ssh/authorized_keys /home/${user}/.ssh/authorized_keys`,
-  ];
-  if (options.installDocker) {
-    lines.push(
-      'if ! command -v docker >/dev/null 2>&1; then',
-      '  export DEBIAN_FRONTEND=noninteractive',
-      '  apt-get update -q && apt-get install -y -q docker.io',
-      'fi',
-      `usermod -aG docker ${user}`,
-    );
-  }
-  lines.push('touch /var/lib/berth-bootstrap-done', '');
-  return lines.join('\n');
+  const docker = options.installDocker;
+  const config: Record<string, unknown> = {
+    system_info: {
+      // Every field is given: an image's own default user (sudo rights, extra groups)
+      // would otherwise be merged in underneath.
+      default_user: {
+        name: options.agentUser,
+        gecos: 'berth agent',
+        shell: '/bin/bash',
+        lock_passwd: true,
+        sudo: false,
+        groups: docker ? ['docker'] : [],
+      },
+    },
+    users: ['default'],
+    // Root keeps the owner's keys (DigitalOcean's own behaviour), without the
+    // "log in as the default user instead" command some images put in front of them.
+    disable_root: false,
+    ssh_pwauth: false,
+    ...(docker ? { groups: ['docker'], package_update: true, packages: ['docker.io'] } : {}),
+    runcmd: [['touch', BOOTSTRAP_DONE_FILE]],
+  };
+  return `#cloud-config\n# berth tool environment bootstrap, applied once by cloud-init at first boot.\n${stringify(config)}`;
 }
