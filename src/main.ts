@@ -15,6 +15,7 @@ import { runMigrations } from './db/migrate.ts';
 import { DIGITALOCEAN_LIMITS } from './digitalocean/client/index.ts';
 import { PgRateBudget } from './digitalocean/pg-rate-budget.ts';
 import { setupDigitalOcean } from './digitalocean/setup.ts';
+import { AGENT_USER } from './domain/environments/cloud-init.ts';
 import { createHttpApp } from './http/app.ts';
 import { forgetInternalAddress, recordInternalAddress } from './http/internal-address.ts';
 import { createInternalApp } from './http/internal-app.ts';
@@ -184,7 +185,13 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       authz,
       droplets: digitalocean.client,
       keys: deploymentKeys,
-      settings: { ...config.droplets, sshPort: digitalocean.sshPort, sshUser: 'root' },
+      // The agent's login exists where droplets run berth's user_data; light emulated
+      // droplets run nothing, so only root is there.
+      settings: {
+        ...config.droplets,
+        sshPort: digitalocean.sshPort,
+        sshUser: digitalocean.runsUserData ? AGENT_USER : 'root',
+      },
       logger,
       instanceId: randomUUID().slice(0, 8),
       installationId: installation.id,

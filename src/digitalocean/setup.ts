@@ -2,8 +2,9 @@
  * Chooses which DigitalOcean berth talks to. With DIGITALOCEAN_TOKEN (or a token stored in
  * the vault) it is the real API; with neither, berth starts its local emulator in-process
  * and points the same client at it, so `npm start` works on a machine with no account.
- * The emulator is a development and test tool: its droplets are SSH servers on loopback
- * addresses, and its state lives only as long as the process.
+ * The emulator is a development and test tool: its droplets are real isolated hosts
+ * (cloud-init, sshd) where the machine allows it (root on Linux), else SSH servers on
+ * loopback addresses, and its state lives only as long as the process.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
@@ -14,7 +15,7 @@ import {
   type TokenProvider,
   type TransportObserver,
 } from './client/index.ts';
-import { createEmulator, type Emulator } from './emulator/index.ts';
+import { createEmulator, type Emulator, parseHostsSetting } from './emulator/index.ts';
 
 export interface DigitalOceanSetupOptions {
   /** DIGITALOCEAN_TOKEN, or a provider that reads the vault. Absent: the emulator. */
@@ -31,8 +32,13 @@ export interface DigitalOceanSetup {
   client: DigitalOceanClient;
   /** Set when berth runs its local DigitalOcean. */
   emulator: Emulator | null;
-  /** Where users SSH to a droplet: 22, or the emulator's port. */
+  /** Where users SSH to a droplet: 22, or the emulator's port for light droplets. */
   sshPort: number;
+  /**
+   * Whether droplets run their user_data (DigitalOcean's do, as do the emulator's real
+   * hosts); light droplets do not, so only root exists on them.
+   */
+  runsUserData: boolean;
   close(): Promise<void>;
 }
 
@@ -49,12 +55,15 @@ export async function setupDigitalOcean(options: DigitalOceanSetupOptions): Prom
       logger,
       observer: options.observer,
     });
-    return { client, emulator: null, sshPort: 22, close: async () => {} };
+    return { client, emulator: null, sshPort: 22, runsUserData: true, close: async () => {} };
   }
   const token = randomBytes(24).toString('hex');
   const emulator = createEmulator({
     token,
     sshPort: options.emulator.sshPort,
+    // Real hosts where the machine allows; BERTH_EMULATOR_HOSTS=light keeps the light ones.
+    hosts: parseHostsSetting(process.env.BERTH_EMULATOR_HOSTS) ?? 'auto',
+    onNotice: (line) => options.logger.info({ component: 'do-emulator' }, line),
     ...(options.emulator.activeAfterMs !== undefined
       ? { activeAfterMs: options.emulator.activeAfterMs }
       : {}),
@@ -62,7 +71,7 @@ export async function setupDigitalOcean(options: DigitalOceanSetupOptions): Prom
   });
   const listening = await emulator.listen(options.emulator.port, '127.0.0.1');
   options.logger.warn(
-    { url: listening.url, sshPort: emulator.sshPort },
+    { url: listening.url, sshPort: emulator.sshPort, droplets: emulator.hosts.kind },
     'no DIGITALOCEAN_TOKEN: using the local DigitalOcean emulator (development only; its droplets vanish when berth stops)',
   );
   const client = new DigitalOceanClient({
@@ -76,6 +85,7 @@ export async function setupDigitalOcean(options: DigitalOceanSetupOptions): Prom
     client,
     emulator,
     sshPort: emulator.sshPort,
+    runsUserData: emulator.hosts.kind === 'real',
     close: () => emulator.close(),
   };
 }

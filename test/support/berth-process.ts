@@ -25,6 +25,8 @@ export async function spawnBerth(env: Record<string, string>, timeoutMs = 60_000
       HOME: process.env.HOME ?? '/tmp',
       PORT: '0',
       INTERNAL_PORT: '0',
+      // These tests exercise berth's processes, not droplets: light droplets keep them fast.
+      BERTH_EMULATOR_HOSTS: 'light',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

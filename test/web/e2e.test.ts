@@ -144,9 +144,11 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     const command = (
       (await card.getByRole('figure', { name: 'Connect' }).locator('pre').textContent()) ?? ''
     ).trim();
-    const match = /^ssh -i (\S+) -p (\d+) root@(\d+\.\d+\.\d+\.\d+)$/.exec(command);
+    // Real-host droplets (root on Linux): `agent@address`, port 22. Light ones: root, a shared port.
+    const match = /^ssh -i (\S+)(?: -p (\d+))? (agent|root)@(\d+\.\d+\.\d+\.\d+)$/.exec(command);
     expect(match, command).not.toBeNull();
-    const [, keyFile, port, host] = match as unknown as [string, string, string, string];
+    const [, keyFile, port = '22', user, host] = match as unknown as [string, string, string, string, string];
+    expect(user).toBe(port === '22' ? 'agent' : 'root');
     expect(keyFile.endsWith('/berth-default-ed25519')).toBe(true);
     expect(await card.getByText(host, { exact: true }).count()).toBe(1);
     // The command as shown, with -i pointing where this test saved the download, and
@@ -163,7 +165,7 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
         '-o',
         'LogLevel=ERROR',
       ],
-      ...['-i', privateKeyFile, '-p', port, `root@${host}`, 'echo ok'],
+      ...['-i', privateKeyFile, '-p', port, `${user}@${host}`, 'echo ok'],
     ]);
     expect(stdout.trim()).toBe('ok');
   });

@@ -78,6 +78,7 @@ describe('the do-emulator command', () => {
       sshPort: 0,
       activeAfterMs: 10,
       ssh: false,
+      hosts: 'auto',
       errorRate: ['droplets_create=500:0.5', '*=drop:0.1'],
       latencyMs: ['20'],
     });
@@ -97,6 +98,9 @@ describe('the do-emulator command', () => {
     });
     try {
       expect(lines[0]).toContain(running.url);
+      expect(lines[1]).toBe(
+        'DigitalOcean emulator: droplets are light ssh2 servers on loopback (SSH disabled)',
+      );
       const auth = { authorization: 'Bearer cli-token', 'content-type': 'application/json' };
       expect((await fetch(`${running.url}/v2/account/keys`)).status).toBe(401);
       expect((await fetch(`${running.url}/v2/account/keys`, { headers: auth })).status).toBe(200);

@@ -16,6 +16,8 @@ export interface EmulatorCommandOptions {
   sshPort?: number;
   /** False runs the API without SSH servers. */
   ssh?: boolean;
+  /** Real-host or light droplets (see createEmulator's `hosts`); default auto. */
+  hosts?: 'real' | 'light' | 'auto';
   /** `ms` or `endpoint=ms`, as given to --latency-ms. */
   latencyMs?: string[];
   /** `endpoint=code:rate`, as given to --error-rate. */
@@ -39,11 +41,15 @@ export async function runEmulatorCommand(opts: EmulatorCommandOptions): Promise<
     const { endpoint, ms } = parseLatency(spec);
     latencyMs[endpoint] = ms;
   }
+  // Which kind of droplet runs, and what was cleaned up, is said after the listening line.
+  const notices: string[] = [];
   const emulator = createEmulator({
     token: opts.token,
     activeAfterMs: opts.activeAfterMs,
     sshPort: opts.sshPort,
     ssh: { enabled: opts.ssh !== false },
+    hosts: opts.hosts ?? 'auto',
+    onNotice: (line) => notices.push(line),
     faults,
     latencyMs,
     env: opts.env,
@@ -57,7 +63,10 @@ export async function runEmulatorCommand(opts: EmulatorCommandOptions): Promise<
     throw err;
   }
   log(`DigitalOcean emulator listening on ${listening.url} (API under /v2, controls under /_emulator)`);
-  if (opts.ssh !== false) {
+  for (const line of notices) log(line);
+  if (opts.ssh !== false && emulator.hosts.kind === 'real') {
+    log('droplets boot with cloud-init and accept SSH on port 22 of their own 198.18.0.0/15 address');
+  } else if (opts.ssh !== false) {
     log(`droplets accept SSH as root on 127.0.0.2, 127.0.0.3, ... port ${emulator.sshPort}`);
     log('commands sent over SSH run on this machine as the current user, unsandboxed');
   }
@@ -124,6 +133,12 @@ export function emulatorCommand(env: Record<string, string | undefined> = proces
       DEFAULT_SSH_PORT,
     )
     .option('--no-ssh', 'run no SSH servers (droplets still become active)')
+    .addOption(
+      new Option('--hosts <kind>', 'droplets: real (isolated hosts, root on Linux), light or auto')
+        .choices(['real', 'light', 'auto'])
+        .env('BERTH_EMULATOR_HOSTS')
+        .default('auto'),
+    )
     .option('--latency-ms <spec>', 'added latency: ms, or endpoint=ms (repeatable)', collect)
     .option(
       '--error-rate <spec>',

@@ -236,6 +236,14 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   };
 }
 
+/** Reads BERTH_EMULATOR_HOSTS (`real`, `light` or `auto`); undefined when unset. */
+export function parseHostsSetting(raw: string | undefined): 'real' | 'light' | 'auto' | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = raw.trim();
+  if (value === 'real' || value === 'light' || value === 'auto') return value;
+  throw new Error(`BERTH_EMULATOR_HOSTS must be real, light or auto, got "${raw}"`);
+}
+
 /**
  * Settles `hosts`: `real` is refused where the machine cannot run real hosts (so a test
  * that asks for them fails instead of silently testing less), `auto` falls back to light.

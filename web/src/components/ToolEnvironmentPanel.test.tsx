@@ -55,7 +55,7 @@ describe('ToolEnvironmentPanel', () => {
     expect(screen.getByText('203.0.113.7')).toBeTruthy();
     const connect = screen.getByRole('figure', { name: 'Connect' });
     expect(
-      within(connect).getByText('ssh -i ~/Downloads/berth-default-ed25519 -p 22 root@203.0.113.7'),
+      within(connect).getByText('ssh -i ~/Downloads/berth-default-ed25519 root@203.0.113.7'),
     ).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Deploy scout' })).toBeNull();
   });

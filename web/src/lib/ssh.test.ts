@@ -31,10 +31,11 @@ describe('reaching an environment over SSH', () => {
   });
 
   it('builds the ssh command once the droplet has an address, bracketing IPv6', () => {
-    const env = { ip_address: '203.0.113.7', ssh_port: 22, ssh_user: 'root' };
-    expect(sshCommand(env, '~/k')).toBe('ssh -i ~/k -p 22 root@203.0.113.7');
+    const env = { ip_address: '203.0.113.7', ssh_port: 22, ssh_user: 'agent' };
+    expect(sshCommand(env, '~/k')).toBe('ssh -i ~/k agent@203.0.113.7');
+    expect(sshCommand({ ...env, ssh_port: null }, '~/k')).toBe('ssh -i ~/k agent@203.0.113.7');
     expect(sshCommand({ ...env, ip_address: '2001:db8::1', ssh_port: 2222 }, 'k')).toBe(
-      'ssh -i k -p 2222 root@[2001:db8::1]',
+      'ssh -i k -p 2222 agent@[2001:db8::1]',
     );
     expect(sshCommand({ ...env, ip_address: null }, 'k')).toBeNull();
   });

@@ -28,12 +28,16 @@ export function keyFilePath(key: SshKey | null): string {
   return `~/.ssh/id_${key.algorithm}`;
 }
 
-/** `ssh -i <keyfile> -p <port> <user>@<address>`, or null until the droplet has an address. */
+/**
+ * `ssh -i <keyfile> <user>@<address>`, with `-p <port>` only when it is not SSH's own 22
+ * (a light emulated droplet's shared port), or null until the droplet has an address.
+ */
 export function sshCommand(
   env: Pick<ToolEnvironment, 'ip_address' | 'ssh_port' | 'ssh_user'>,
   keyFile: string,
 ): string | null {
   if (!env.ip_address) return null;
   const host = env.ip_address.includes(':') ? `[${env.ip_address}]` : env.ip_address;
-  return `ssh -i ${keyFile} -p ${env.ssh_port ?? 22} ${env.ssh_user}@${host}`;
+  const port = env.ssh_port === null || env.ssh_port === 22 ? '' : ` -p ${env.ssh_port}`;
+  return `ssh -i ${keyFile}${port} ${env.ssh_user}@${host}`;
 }
