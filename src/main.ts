@@ -10,6 +10,7 @@ import { createAuthModule } from './auth/setup.ts';
 import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { loadKeyring } from './config/master-keys.ts';
 import { createAuthz } from './db/authz.ts';
+import { madePrivateMessage } from './db/data-dir.ts';
 import { type DatabaseHandle, openDatabase } from './db/engine.ts';
 import { runMigrations } from './db/migrate.ts';
 import { DIGITALOCEAN_LIMITS } from './digitalocean/client/index.ts';
@@ -78,6 +79,9 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       ? { kind: 'postgres', url: config.databaseUrl, poolSize: config.dbPoolSize }
       : { kind: 'pglite', dataDir: config.dataDir },
   );
+  if (database.madePrivate) {
+    logger.warn({ dir: database.madePrivate.dir }, madePrivateMessage(database.madePrivate));
+  }
   const closers: (() => Promise<void>)[] = [() => database.close()];
   const close = async () => {
     for (const fn of closers.reverse()) await fn().catch(() => {});

@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import type { Config } from '../config/config.ts';
+import { madePrivateMessage } from '../db/data-dir.ts';
 import { openDatabase } from '../db/engine.ts';
 import type { JobSummary } from '../jobs/inspect.ts';
 import { JobQueue } from '../jobs/queue.ts';
@@ -25,6 +26,7 @@ async function openQueue(config: Config): Promise<OpenedQueue> {
       ? { kind: 'postgres', url: config.databaseUrl, poolSize: 1 }
       : { kind: 'pglite', dataDir: config.dataDir },
   );
+  if (database.madePrivate) process.stderr.write(`berth: ${madePrivateMessage(database.madePrivate)}\n`);
   const queue = new JobQueue({
     engine: database.engine,
     logger: createLogger({ level: 'warn' }),

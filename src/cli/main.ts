@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
+import { DataDirectoryError } from '../db/data-dir.ts';
 import { DirectoryLockedError } from '../db/lock.ts';
 import { emulatorCommand } from '../digitalocean/emulator/cli.ts';
 import { BerthError } from '../domain/errors.ts';
@@ -33,6 +34,7 @@ try {
     error instanceof BerthError ||
     error instanceof ConfigError ||
     error instanceof DirectoryLockedError ||
+    error instanceof DataDirectoryError ||
     error instanceof KeyringError;
   process.stderr.write(
     `berth: ${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`,

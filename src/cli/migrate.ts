@@ -1,6 +1,7 @@
 /** `berth migrate`: applies pending migrations and exits; running it twice changes nothing. */
 import { Command } from 'commander';
 import type { Config } from '../config/config.ts';
+import { madePrivateMessage } from '../db/data-dir.ts';
 import { openDatabase } from '../db/engine.ts';
 import { runMigrations } from '../db/migrate.ts';
 
@@ -14,6 +15,7 @@ export function migrateCommand(loadConfig: () => Config): Command {
           ? { kind: 'postgres', url: config.databaseUrl }
           : { kind: 'pglite', dataDir: config.dataDir },
       );
+      if (database.madePrivate) process.stderr.write(`berth: ${madePrivateMessage(database.madePrivate)}\n`);
       try {
         await runMigrations(database.engine);
         process.stdout.write(`migrations applied (${database.engine.kind})\n`);

@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../config/config.ts';
 import { loadKeyring } from '../config/master-keys.ts';
 import { type Authz, createAuthz } from '../db/authz.ts';
+import { madePrivateMessage } from '../db/data-dir.ts';
 import { openDatabase } from '../db/engine.ts';
 import { DirectoryLockedError } from '../db/lock.ts';
 import { runMigrations } from '../db/migrate.ts';
@@ -34,6 +35,7 @@ async function withDatabase<T>(config: Config, fn: (authz: Authz) => Promise<T>)
       ? { kind: 'postgres', url: config.databaseUrl }
       : { kind: 'pglite', dataDir: config.dataDir },
   );
+  if (database.madePrivate) process.stderr.write(`berth: ${madePrivateMessage(database.madePrivate)}\n`);
   try {
     await runMigrations(database.engine);
     return await fn(createAuthz(database));

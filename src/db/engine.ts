@@ -4,13 +4,19 @@
  * PostgreSQL server through a node-postgres pool when a URL is given. Both come back
  * as the same drizzle database type, so the rest of berth runs the same SQL on either.
  */
-import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import {
+  DATABASE_SUBDIRECTORY,
+  type MadePrivate,
+  makeFilesPrivate,
+  prepareDataDirectory,
+} from './data-dir.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './lock.ts';
 import { yieldBetweenStatements } from './pglite-yield.ts';
 import * as schema from './schema.ts';
@@ -33,6 +39,8 @@ export type EngineClient =
 export interface DatabaseHandle {
   readonly db: Db;
   readonly engine: EngineClient;
+  /** Set when opening made an open, still empty data directory private; callers say so. */
+  readonly madePrivate: MadePrivate | null;
   close(): Promise<void>;
 }
 
@@ -50,22 +58,35 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     return {
       db,
       engine: { kind: 'postgres', pool, url: options.url },
+      madePrivate: null,
       close: () => pool.end(),
     };
   }
   let lock: DirectoryLock | null = null;
+  let madePrivate: MadePrivate | null = null;
   if (options.dataDir) {
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    madePrivate = prepareDataDirectory(options.dataDir);
     lock = acquireDirectoryLock(options.dataDir);
   }
   try {
-    const pglite = options.dataDir ? new PGlite(`${options.dataDir}/pgdata`) : new PGlite();
+    const pgdata = options.dataDir ? join(options.dataDir, DATABASE_SUBDIRECTORY) : null;
+    const pglite = pgdata ? new PGlite(pgdata) : new PGlite();
     await pglite.waitReady;
+    if (pgdata) {
+      // PGlite has now unpacked its initial database (files 0666) or opened the one there.
+      try {
+        makeFilesPrivate(pgdata);
+      } catch (error) {
+        await pglite.close();
+        throw error;
+      }
+    }
     yieldBetweenStatements(pglite);
     const db = drizzlePglite(pglite, { schema }) as unknown as Db;
     return {
       db,
       engine: { kind: 'pglite', pglite },
+      madePrivate,
       close: async () => {
         await pglite.close();
         lock?.release();
