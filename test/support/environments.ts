@@ -15,6 +15,7 @@ import { agents } from '../../src/db/schema.ts';
 import { DigitalOceanClient, InMemoryRateBudget } from '../../src/digitalocean/client/index.ts';
 import { createEmulator, type Emulator } from '../../src/digitalocean/emulator/index.ts';
 import { createSpecValidator } from '../../src/digitalocean/spec/validator.ts';
+import { AGENT_USER } from '../../src/domain/environments/cloud-init.ts';
 import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
 import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
 import { DeploymentKeyService } from '../../src/services/deployment-keys.ts';
@@ -59,6 +60,10 @@ export async function openStack(
     instanceId?: string;
     /** Share another stack's emulator (another "process" on the same DigitalOcean). */
     reuseEmulator?: Emulator;
+    /** Real-host droplets (cloud-init, sshd, the agent's login) instead of light ones. */
+    hosts?: 'real' | 'light';
+    /** Told of the emulator's problems (a real host's failed boot, with its log). */
+    onEmulatorError?: (message: string) => void;
   } = {},
 ): Promise<Stack> {
   const t = options.existing ?? (await openTestDatabase(engine));
@@ -69,6 +74,8 @@ export async function openStack(
       activeAfterMs: 200,
       sshPort: 0,
       conformance: createSpecValidator(),
+      hosts: options.hosts ?? 'light',
+      ...(options.onEmulatorError ? { onError: options.onEmulatorError } : {}),
     });
   const listening = options.reuseEmulator ? emulatorUrls.get(emulator)! : await emulator.listen(0);
   emulatorUrls.set(emulator, listening);
@@ -112,7 +119,8 @@ export async function openStack(
       size: 's-1vcpu-1gb',
       image: 'ubuntu-24-04-x64',
       sshPort: emulator.sshPort,
-      sshUser: 'root',
+      // As main.ts decides: the agent's login exists where droplets run berth's user_data.
+      sshUser: emulator.hosts.kind === 'real' ? AGENT_USER : 'root',
       installDocker: false,
     },
     logger,
