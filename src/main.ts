@@ -143,7 +143,11 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     // local emulator). It is never logged.
     const vaultToken = config.digitalocean.token ? null : await readDigitalOceanToken(authz, secrets);
     const token = config.digitalocean.token ?? vaultToken;
-    const rateBudget = new PgRateBudget({ authz, token: token ?? 'local-emulator' });
+    const rateLimits = {
+      ...DIGITALOCEAN_LIMITS,
+      onboardingReservePercent: config.digitalocean.deployReservePercent,
+    };
+    const rateBudget = new PgRateBudget({ authz, token: token ?? 'local-emulator', limits: rateLimits });
     const digitalocean = await setupDigitalOcean({
       token: config.digitalocean.token
         ? () => config.digitalocean.token as string
@@ -199,6 +203,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       logger,
       instanceId: randomUUID().slice(0, 8),
       installationId: installation.id,
+      maxLiveEnvironmentsPerUser: config.limits.liveEnvironmentsPerUser,
       leaseMs: config.reconcileLeaseMs,
       observer: observers.deploys,
     });
@@ -208,7 +213,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       metrics,
       {
         authz,
-        rateBudget: { stats: () => rateBudget.stats(), limits: DIGITALOCEAN_LIMITS },
+        rateBudget: { stats: () => rateBudget.stats(), limits: rateLimits },
         digitalocean: digitalocean.client,
         jobs,
       },
@@ -314,7 +319,11 @@ export async function startServer(
         return true;
       },
       sshKeys: core.sshKeys,
-      agents: new AgentService({ authz: core.authz, logger }),
+      agents: new AgentService({
+        authz: core.authz,
+        logger,
+        maxAgentsPerUser: config.limits.agentsPerUser,
+      }),
       environments,
       onboarding,
       auth: { verifier: auth.verifier, provisionUser: auth.provisionUser, embedded: auth.embedded },

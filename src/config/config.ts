@@ -5,6 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_ONBOARDING_RESERVE_PERCENT } from '../digitalocean/client/rate-window.ts';
+import { DEFAULT_USER_LIMITS, type UserLimits } from '../domain/limits.ts';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 const optional = z
@@ -33,6 +35,18 @@ const schema = z.object({
   REDIS_URL: optional,
   BERTH_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1000).default(300_000),
   BERTH_RECONCILE_LEASE_MS: z.coerce.number().int().min(0).default(120_000),
+  // Per-user limits (src/domain/limits.ts) and the hour's DigitalOcean calls kept for deploys.
+  BERTH_MAX_AGENTS_PER_USER: z.coerce.number().int().min(0).default(DEFAULT_USER_LIMITS.agentsPerUser),
+  BERTH_MAX_LIVE_ENVIRONMENTS_PER_USER: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_USER_LIMITS.liveEnvironmentsPerUser),
+  BERTH_DIGITALOCEAN_DEPLOY_RESERVE_PERCENT: z.coerce
+    .number()
+    .min(0)
+    .max(90)
+    .default(DEFAULT_ONBOARDING_RESERVE_PERCENT),
   // The public API, sign-in and the internal API (src/http, src/auth).
   BERTH_PUBLIC_URL: optional,
   BERTH_AUTH_PROVIDER: z.enum(['embedded', 'external']).optional(),
@@ -76,6 +90,8 @@ export interface Config {
     emulatorPort: number;
     emulatorSshPort: number;
     emulatorActiveAfterMs: number | undefined;
+    /** Percent of each rate window that onboarding calls leave to deploys and teardowns. */
+    deployReservePercent: number;
   };
   droplets: { region: string; size: string; image: string; installDocker: boolean };
   /** DigitalOcean key ids (numbers) or fingerprints of the operator's fallback keys. */
@@ -84,6 +100,8 @@ export interface Config {
   reconcileIntervalMs: number;
   /** A deploy or teardown untouched this long is taken to have lost its process. */
   reconcileLeaseMs: number;
+  /** Per user: agents and live environments (0: no limit). */
+  limits: UserLimits;
   http: {
     publicUrl: string | undefined;
     corsOrigins: string[];
@@ -140,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       emulatorPort: e.BERTH_EMULATOR_PORT,
       emulatorSshPort: e.BERTH_EMULATOR_SSH_PORT,
       emulatorActiveAfterMs: e.BERTH_EMULATOR_ACTIVE_AFTER_MS,
+      deployReservePercent: e.BERTH_DIGITALOCEAN_DEPLOY_RESERVE_PERCENT,
     },
     droplets: {
       region: e.BERTH_DROPLET_REGION,
@@ -151,6 +170,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     reconcileIntervalMs: e.BERTH_RECONCILE_INTERVAL_MS,
     reconcileLeaseMs: e.BERTH_RECONCILE_LEASE_MS,
+    limits: {
+      agentsPerUser: e.BERTH_MAX_AGENTS_PER_USER,
+      liveEnvironmentsPerUser: e.BERTH_MAX_LIVE_ENVIRONMENTS_PER_USER,
+    },
     http: {
       publicUrl: e.BERTH_PUBLIC_URL,
       corsOrigins: (e.BERTH_CORS_ORIGINS ?? '')

@@ -213,7 +213,7 @@ export const doApiCalls = pgTable(
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     tokenId: text('token_id').notNull(),
-    priority: text('priority', { enum: ['deploy', 'background'] }).notNull(),
+    priority: text('priority', { enum: ['deploy', 'background', 'onboarding'] }).notNull(),
     at: timestamp('at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (t) => [index('do_api_calls_token_at_idx').on(t.tokenId, t.at)],

@@ -4,8 +4,9 @@
  * now?" is a count over the last minute and hour under a per-token advisory lock, so two
  * processes can never both take the last slot; one SQL function (migration 0005) asks
  * and records, so a call costs one statement. Within a process, waiting deploy calls are
- * served before waiting background calls; across processes, background calls leave a
- * reserve of each minute to deploy calls. The clock is the database's, so processes on
+ * served before the others; across processes, background calls leave a reserve of each
+ * window to deploy calls, and onboarding calls a larger one (a percent of each window,
+ * rate-window.ts), so a burst of sign-ups cannot spend the hour's deploys. The clock is the database's, so processes on
  * different machines agree on the window.
  */
 import { createHash } from 'node:crypto';
@@ -50,8 +51,8 @@ export class PgRateBudget implements RateBudget {
       for (;;) {
         signal?.throwIfAborted();
         const hold = this.heldUntil - this.clock.now();
-        // Background callers in this process step aside while a deploy call waits here.
-        const yieldToDeploy = priority === 'background' && this.deployWaiting > 0 ? 20 : 0;
+        // Background and onboarding callers in this process step aside while a deploy call waits here.
+        const yieldToDeploy = priority !== 'deploy' && this.deployWaiting > 0 ? 20 : 0;
         const wait =
           Math.max(hold, yieldToDeploy) > 0 ? Math.max(hold, yieldToDeploy) : await this.tryTake(priority);
         if (wait === 0) return;

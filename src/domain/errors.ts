@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'vault_missing_key'
   | 'vault_decrypt_failed'
   | 'upstream_unprocessable'
+  | 'limit_reached'
   | 'internal';
 
 export class BerthError extends Error {
@@ -80,5 +81,20 @@ export class GoneError extends BerthError {
 export class UnavailableError extends BerthError {
   constructor(message: string, options?: ErrorOptions) {
     super('unavailable', message, undefined, options);
+  }
+}
+
+/** The per-user limits an operator sets, by the names a problem answer gives them. */
+export type UserLimitName = 'agents_per_user' | 'live_environments_per_user';
+
+/**
+ * A user is at one of the limits the operator sets (src/domain/limits.ts): nothing more
+ * of that kind is made for them until they remove one. Not a rate limit: waiting changes
+ * nothing, so it carries no retry-after. `details` names the limit, its maximum and the
+ * user's current count, which the problem answer repeats as fields.
+ */
+export class LimitReachedError extends BerthError {
+  constructor(limit: UserLimitName, max: number, current: number, message: string) {
+    super('limit_reached', message, { limit, max, current });
   }
 }

@@ -18,7 +18,7 @@ import {
   DigitalOceanUnavailableError,
   DigitalOceanUnprocessableError,
 } from '../digitalocean/errors.ts';
-import { BerthError, type ErrorCode } from '../domain/errors.ts';
+import { BerthError, type ErrorCode, LimitReachedError } from '../domain/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://berth.dev/problems/';
@@ -32,6 +32,7 @@ export const PROBLEM_KINDS = {
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
+  'limit-reached': { status: 409, title: 'A per-user limit is reached' },
   gone: { status: 410, title: 'Gone' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
@@ -48,6 +49,9 @@ export type ProblemKind = keyof typeof PROBLEM_KINDS;
 /**
  * BerthError codes to problems. `invalid_input` is 400 (the request is wrong as sent);
  * `invalid_public_key` is 422 (a well-formed request whose key berth will not accept).
+ * `limit_reached` is 409, not 429: the user's own agents or environments are in the way,
+ * and waiting frees nothing (429 says "slow down, try again later"); the answer names the
+ * limit, its maximum and the user's count as `limit`, `max` and `current`.
  * The Record type makes a new error code a compile error here until it is mapped.
  */
 const BY_CODE: Record<ErrorCode, ProblemKind> = {
@@ -63,6 +67,7 @@ const BY_CODE: Record<ErrorCode, ProblemKind> = {
   vault_missing_key: 'internal',
   vault_decrypt_failed: 'internal',
   upstream_unprocessable: 'upstream-error',
+  limit_reached: 'limit-reached',
   internal: 'internal',
 };
 
@@ -159,6 +164,10 @@ export function classifyError(error: unknown): Classified {
     if (error instanceof AuthApiProblem) {
       options.code = error.authCode;
       options.extensions = error.extensions;
+    }
+    if (error instanceof LimitReachedError) {
+      const { limit, max, current } = error.details ?? {};
+      options.extensions = { limit, max, current };
     }
     return {
       kind,

@@ -33,6 +33,16 @@ export const ProblemSchema = z
       .array(z.object({ location: z.string(), field: z.string(), message: z.string() }))
       .optional()
       .openapi({ description: 'For invalid input: where the request is wrong.' }),
+    limit: z
+      .enum(['agents_per_user', 'live_environments_per_user'])
+      .optional()
+      .openapi({ description: 'For limit-reached: which per-user limit.' }),
+    max: z.number().int().optional().openapi({ description: 'For limit-reached: what the limit allows.' }),
+    current: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'For limit-reached: how many the user has now.' }),
   })
   .openapi('Problem', { description: 'An RFC 9457 problem (application/problem+json).' });
 
@@ -171,6 +181,13 @@ export const toOnboarding = (status: OnboardingStatus) => ({
   key_id: status.keyId,
   updated_at: status.updatedAt ? status.updatedAt.toISOString() : null,
 });
+
+/** A 409 `limit-reached` answer, for a route that makes what a per-user limit counts. */
+export function limitReached(description: string) {
+  return {
+    409: { description, content: { 'application/problem+json': { schema: ProblemSchema } } },
+  };
+}
 
 /** The standard problem answers a route can give, for the OpenAPI document. */
 export function problems(...statuses: number[]) {

@@ -25,8 +25,9 @@ export interface Onboarder {
 /**
  * Five retries from 15 s, doubling with jitter, span 8 to 15 minutes: long enough to ride
  * out a DigitalOcean incident or a spent rate budget, short enough that a user who looks
- * at their status soon sees a real answer. A run may wait minutes for background rate
- * budget under a sign-up burst, hence the ten-minute expiry.
+ * at their status soon sees a real answer. A run may wait minutes for onboarding rate
+ * budget under a sign-up burst, hence the ten-minute expiry; past the share of the hour
+ * kept for deploys it fails, and the user's first deploy registers the key instead.
  */
 export function onboardUserJob(onboarder: Onboarder, options: { concurrency?: number } = {}) {
   return defineJob<OnboardUserData>({

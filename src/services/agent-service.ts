@@ -3,16 +3,19 @@
  * every query inside `withUser`, so another user's agent is simply not there (the API
  * answers 404 for it exactly as for an id that never existed). An agent whose droplet
  * still exists cannot be deleted: deleting it would drop the record that the droplet is
- * tracked by, so the user tears the environment down first.
+ * tracked by, so the user tears the environment down first. A user has at most the
+ * operator's number of agents (src/domain/limits.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Authz } from '../db/authz.ts';
 import type { EnvironmentState } from '../db/schema.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { DEFAULT_USER_LIMITS, requireRoomFor } from '../domain/limits.ts';
 import { hasControlCharacters } from '../domain/sshkeys/comment.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Agent } from '../store/agents.ts';
 import * as store from '../store/agents.ts';
+import { countAgents, lockUserLimits } from '../store/limits.ts';
 import type { OperationContext } from './ssh-key-service.ts';
 
 export type { Agent };
@@ -33,6 +36,8 @@ const HOLDS_A_DROPLET: readonly EnvironmentState[] = [
 export interface AgentServiceDeps {
   authz: Authz;
   logger?: Logger;
+  /** How many agents one user may have (0: no limit); the documented default when absent. */
+  maxAgentsPerUser?: number;
 }
 
 export class AgentService {
@@ -50,9 +55,13 @@ export class AgentService {
 
   async createAgent(userId: string, input: { name: string }, ctx: OperationContext = {}): Promise<Agent> {
     const name = validName(input.name);
-    const agent = await this.deps.authz.withUser(userId, (tx) =>
-      store.insertAgent(tx, { id: randomUUID(), userId, name }),
-    );
+    const max = this.deps.maxAgentsPerUser ?? DEFAULT_USER_LIMITS.agentsPerUser;
+    const agent = await this.deps.authz.withUser(userId, async (tx) => {
+      // Counted under the user's lock, so concurrent creations cannot all pass the limit.
+      await lockUserLimits(tx, userId);
+      requireRoomFor('agents_per_user', max, await countAgents(tx, userId));
+      return store.insertAgent(tx, { id: randomUUID(), userId, name });
+    });
     this.deps.logger?.info({ userId, agentId: agent.id, requestId: ctx.requestId }, 'agent created');
     return agent;
   }

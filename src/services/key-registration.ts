@@ -22,7 +22,8 @@ import { auditStatement } from '../store/audit.ts';
 import { setDigitalOceanKeyIdStatement, type UserSshKey } from '../store/ssh-keys.ts';
 import { type OperationContext, requestIdOf } from './ssh-key-service.ts';
 
-export type Priority = 'deploy' | 'background';
+/** A deploy's registration is `deploy`; the onboarding job's is `onboarding` (rate-window.ts). */
+export type Priority = 'deploy' | 'background' | 'onboarding';
 
 /** The one DigitalOcean call registration needs (the production client satisfies it). */
 export interface SshKeyRegistry {

@@ -2,7 +2,7 @@
  * User onboarding: the seed's UserOnboardingService. Registering a user writes the user
  * row, an onboarding record and the `onboard-user` job in one transaction, so no user is
  * left without a job. The job then creates the default SSH key and registers it with
- * DigitalOcean at background priority, so the user's first deploy finds it ready. A
+ * DigitalOcean at onboarding priority, so the user's first deploy finds it ready. A
  * deploy that arrives first does the missing steps itself, at deploy priority.
  *
  * Running any of it twice is harmless, and the job and a deploy may race on any
@@ -102,7 +102,7 @@ export class UserOnboardingService implements OnboardingService {
 
   /**
    * The `onboard-user` job: ensure the default key, register the user's keys on
-   * DigitalOcean at background priority, mark the user ready. A failure of the last
+   * DigitalOcean at onboarding priority, mark the user ready. A failure of the last
    * attempt marks onboarding failed with a reason the user can act on.
    */
   async runOnboarding(
@@ -128,7 +128,8 @@ export class UserOnboardingService implements OnboardingService {
         await this.advanceIn(tx, userId, 'registering');
         return listKeys(tx, userId);
       });
-      await this.deps.registrar.registerAll(userId, keys, 'background', ctx, this.readyIn(userId));
+      // At onboarding priority: a sign-up burst leaves the hour's reserve to deploys.
+      await this.deps.registrar.registerAll(userId, keys, 'onboarding', ctx, this.readyIn(userId));
       return { status: 'ready', keys: keys.length };
     } catch (error) {
       if (job.isFinalAttempt) {

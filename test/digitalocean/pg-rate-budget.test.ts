@@ -10,7 +10,7 @@ const limits = { perHour: 8, perMinute: 5, deployReserve: 1 };
 
 async function takes(
   budget: PgRateBudget,
-  priority: 'deploy' | 'background',
+  priority: 'deploy' | 'background' | 'onboarding',
   waitMs = 150,
 ): Promise<boolean> {
   try {
@@ -66,6 +66,25 @@ describe.each(testEngines())('the shared DigitalOcean rate budget on %s', (engin
     expect(background).toEqual([true, true, true, true, false]);
     expect(await takes(budget, 'deploy')).toBe(true);
     expect(await takes(budget, 'deploy')).toBe(false);
+  });
+
+  it('stops a burst of onboarding calls at the reserve of the hour, which deploy calls still get', async () => {
+    const budget = new PgRateBudget({
+      authz: t.authz,
+      token: 'token-onboarding',
+      limits: { perHour: 10, perMinute: 50, deployReserve: 1, onboardingReservePercent: 30 },
+    });
+    // A granted call is granted at once; the long wait only spares a loaded machine.
+    const signups = await Promise.all(Array.from({ length: 10 }, () => takes(budget, 'onboarding', 3000)));
+    expect(signups.filter(Boolean)).toHaveLength(7);
+    expect(await takes(budget, 'onboarding')).toBe(false);
+    // Background work keeps its own, smaller reserve; deploys get what is left.
+    expect(await takes(budget, 'background', 3000)).toBe(true);
+    expect(await takes(budget, 'background', 3000)).toBe(true);
+    expect(await takes(budget, 'background')).toBe(false);
+    expect(await takes(budget, 'deploy', 3000)).toBe(true);
+    expect(await takes(budget, 'deploy')).toBe(false);
+    expect(await budget.stats()).toEqual({ lastMinute: 10, lastHour: 10 });
   });
 
   it('keeps tokens apart', async () => {

@@ -50,7 +50,7 @@ describe.each(testEngines())('onboarding on %s', (engine: EngineName) => {
     expect(keys[0]).toMatchObject({ is_default: true, id: ready.keyId });
     expect(keys[0]?.digitalocean_key_id).toEqual(expect.any(Number));
     expect(registry.createdFor(keys[0]!.fingerprint_md5)).toEqual([
-      { fingerprint: keys[0]!.fingerprint_md5, priority: 'background' },
+      { fingerprint: keys[0]!.fingerprint_md5, priority: 'onboarding' },
     ]);
     expect(ready.error).toBeNull();
   });

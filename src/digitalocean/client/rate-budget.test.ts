@@ -79,6 +79,43 @@ describe('InMemoryRateBudget', () => {
     expect(budget.stats()).toEqual({ lastMinute: 5, lastHour: 5, waiting: 1 });
   });
 
+  it('stops a burst of onboarding calls at the reserve of the hour, which deploy calls still get', async () => {
+    const clock = manualClock();
+    const budget = new InMemoryRateBudget({
+      limits: { perHour: 10, perMinute: 100, deployReserve: 0, onboardingReservePercent: 30 },
+      clock,
+    });
+    const t = tracker();
+    for (let i = 1; i <= 10; i++) t.track(`signup-${i}`, budget.acquire('onboarding'));
+    await clock.advance(60_000);
+    // 30 % of the hour's 10 is kept: onboarding stops at 7, minutes later still.
+    expect(t.granted).toHaveLength(7);
+    for (const label of ['deploy-1', 'deploy-2', 'teardown']) t.track(label, budget.acquire('deploy'));
+    await clock.advance(0);
+    expect(t.granted.slice(7)).toEqual(['deploy-1', 'deploy-2', 'teardown']);
+    expect(budget.stats()).toEqual({ lastMinute: 3, lastHour: 10, waiting: 3 });
+  });
+
+  it('serves a background call that fits while an onboarding call waits for its reserve', async () => {
+    const clock = manualClock();
+    const budget = new InMemoryRateBudget({
+      limits: { perHour: 10, perMinute: 100, deployReserve: 1, onboardingReservePercent: 50 },
+      clock,
+    });
+    const t = tracker();
+    for (let i = 1; i <= 6; i++) t.track(`signup-${i}`, budget.acquire('onboarding'));
+    t.track('reconcile', budget.acquire('background'));
+    await clock.advance(0);
+    expect(t.granted.sort()).toEqual([
+      'reconcile',
+      'signup-1',
+      'signup-2',
+      'signup-3',
+      'signup-4',
+      'signup-5',
+    ]);
+  });
+
   it('rejects a waiting acquisition when its signal aborts and forgets it', async () => {
     const clock = manualClock();
     const budget = new InMemoryRateBudget({

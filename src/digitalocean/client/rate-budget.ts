@@ -1,9 +1,9 @@
 /**
  * The rate budget every DigitalOcean request draws from before it is sent, retries
  * included. DigitalOcean limits each token to 5,000 requests per hour and 250 per minute,
- * and a token is shared by deploys (a person is waiting) and background jobs (reconcilers,
- * cleanup), so the budget serves waiting deploy callers first and keeps part of the
- * minute window free for them. The interface is deliberately small so that a shared,
+ * and a token is shared by deploys (a person is waiting), background jobs (reconcilers,
+ * cleanup) and onboarding (a new user's key), so the budget serves waiting deploy callers
+ * first and keeps part of each window free for them (rate-window.ts says how much). The interface is deliberately small so that a shared,
  * database-backed budget can replace this in-memory one when berth runs several
  * processes; the window arithmetic lives in rate-window.ts for both to use.
  */
@@ -13,6 +13,7 @@ import {
   computeWait,
   DIGITALOCEAN_LIMITS,
   expiredCount,
+  PRIORITY_ORDER,
   type Priority,
   type RateLimits,
   windowsFor,
@@ -132,10 +133,7 @@ export class InMemoryRateBudget implements RateBudget {
       const now = this.clock.now();
       const windows = windowsFor('deploy', this.limits);
       this.sent.splice(0, expiredCount(this.sent, now, windows));
-      const index = Math.max(
-        0,
-        this.waiting.findIndex((w) => w.priority === 'deploy'),
-      );
+      const index = this.nextWaiter();
       const next = this.waiting[index]!;
       const wait = Math.max(
         computeWait(this.sent, now, windowsFor(next.priority, this.limits)),
@@ -150,6 +148,18 @@ export class InMemoryRateBudget implements RateBudget {
       next.signal?.removeEventListener('abort', next.onAbort);
       next.resolve();
     }
+  }
+
+  /**
+   * The first waiter of the most entitled priority waiting. Its windows hold every less
+   * entitled one's, so when it must wait every other must too, and none is passed over.
+   */
+  private nextWaiter(): number {
+    for (const priority of PRIORITY_ORDER) {
+      const index = this.waiting.findIndex((w) => w.priority === priority);
+      if (index !== -1) return index;
+    }
+    return 0;
   }
 
   private serverWait(now: number): number {

@@ -54,6 +54,21 @@ describe('windowsFor', () => {
       { windowMs: 60_000, max: 7 },
     ]);
   });
+
+  it('holds back a percent of each window from onboarding callers, at least the deploy reserve', () => {
+    expect(windowsFor('onboarding', DIGITALOCEAN_LIMITS)).toEqual([
+      { windowMs: 3_600_000, max: 4000 },
+      { windowMs: 60_000, max: 200 },
+    ]);
+    const limits = { perHour: 100, perMinute: 10, deployReserve: 3, onboardingReservePercent: 10 };
+    expect(windowsFor('onboarding', limits)).toEqual([
+      { windowMs: 3_600_000, max: 90 },
+      { windowMs: 60_000, max: 7 },
+    ]);
+    expect(windowsFor('onboarding', { ...limits, onboardingReservePercent: 0 })).toEqual(
+      windowsFor('background', limits),
+    );
+  });
 });
 
 describe('expiredCount', () => {

@@ -6,7 +6,18 @@
  * answered from the timestamps of earlier requests alone.
  */
 
-export type Priority = 'deploy' | 'background';
+/**
+ * Who a call serves, most entitled first: `deploy` (a deploy or teardown a person waits
+ * for) may use every window in full; `background` (the reconciler, cleanup) leaves
+ * `deployReserve` of each window; `onboarding` (a new user's key registered by the
+ * onboarding job) leaves `onboardingReservePercent` of each, so that a burst of sign-ups
+ * cannot take the calls the hour's deploys need. Each class's windows are within those
+ * of the class before it.
+ */
+export type Priority = 'deploy' | 'background' | 'onboarding';
+
+/** The priorities in the order a budget serves its waiters. */
+export const PRIORITY_ORDER: readonly Priority[] = ['deploy', 'background', 'onboarding'];
 
 export interface WindowLimit {
   windowMs: number;
@@ -21,19 +32,37 @@ export interface RateLimits {
    * arriving during a background burst still finds room at once.
    */
   deployReserve: number;
+  /**
+   * Percent of each window (the hour's and the minute's) that onboarding calls leave
+   * unused, for deploys and teardowns; never less than `deployReserve`. Absent: 0.
+   */
+  onboardingReservePercent?: number;
 }
 
-export const DIGITALOCEAN_LIMITS: RateLimits = { perHour: 5000, perMinute: 250, deployReserve: 25 };
+/** The default of `BERTH_DIGITALOCEAN_DEPLOY_RESERVE_PERCENT`. */
+export const DEFAULT_ONBOARDING_RESERVE_PERCENT = 20;
+
+export const DIGITALOCEAN_LIMITS: RateLimits = {
+  perHour: 5000,
+  perMinute: 250,
+  deployReserve: 25,
+  onboardingReservePercent: DEFAULT_ONBOARDING_RESERVE_PERCENT,
+};
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
-/** The windows that apply to one priority: background callers see smaller maxima. */
+/** The windows that apply to one priority: background and onboarding callers see smaller maxima. */
 export function windowsFor(priority: Priority, limits: RateLimits): WindowLimit[] {
-  const reserve = priority === 'background' ? limits.deployReserve : 0;
+  const reserve = (max: number) => {
+    if (priority === 'deploy') return 0;
+    if (priority === 'background') return limits.deployReserve;
+    const percent = Math.min(100, Math.max(0, limits.onboardingReservePercent ?? 0));
+    return Math.max(limits.deployReserve, Math.ceil((max * percent) / 100));
+  };
   return [
-    { windowMs: HOUR_MS, max: Math.max(0, limits.perHour - reserve) },
-    { windowMs: MINUTE_MS, max: Math.max(0, limits.perMinute - reserve) },
+    { windowMs: HOUR_MS, max: Math.max(0, limits.perHour - reserve(limits.perHour)) },
+    { windowMs: MINUTE_MS, max: Math.max(0, limits.perMinute - reserve(limits.perMinute)) },
   ];
 }
 

@@ -17,6 +17,7 @@ import {
   CreateAgentBody,
   EnvironmentSchema,
   IdParams,
+  limitReached,
   problems,
   toAgent,
   toEnvironment,
@@ -60,10 +61,14 @@ export function agentRoutes(deps: {
       tags,
       security,
       summary: 'Create an agent',
+      description: 'Refused (409 `limit-reached`) when you already have as many agents as one user may.',
       request: { body: { required: true, content: json(CreateAgentBody) } },
       responses: {
         201: { description: 'The new agent.', content: json(z.object({ agent: AgentSchema })) },
         ...problems(400, 401, 413, 415),
+        ...limitReached(
+          'You have as many agents as one user may (`limit-reached`, limit `agents_per_user`).',
+        ),
       },
     }),
     async (c) => {
@@ -123,12 +128,18 @@ export function agentRoutes(deps: {
       summary: 'Deploy the agent’s tool environment',
       description:
         'Answers at once with the environment record; the droplet is created in the background with your ' +
-        'SSH keys and followed to `active`. Deploying an agent that already has a live environment returns it.',
+        'SSH keys and followed to `active`. Deploying an agent that already has a live environment returns it. ' +
+        'A new environment is refused (409 `limit-reached`) when you already have as many live environments ' +
+        'as one user may; a torn-down environment stops counting once it is deleted.',
       middleware: [deps.limiter.limit('deploy')] as const,
       request: { params: IdParams },
       responses: {
         202: { description: 'The environment.', content: json(EnvironmentAnswer) },
         ...problems(401, 404, 429, 503),
+        ...limitReached(
+          'You have as many live tool environments as one user may (`limit-reached`, limit ' +
+            '`live_environments_per_user`).',
+        ),
       },
     }),
     async (c) => {

@@ -2,9 +2,11 @@
  * The seed's ensureToolEnvironmentReady, done so that it is exactly-once and crash-safe.
  * The request path only touches the database, as the user (row-level security): it checks
  * the agent is the caller's, returns the live environment if there is one, and otherwise
- * records a new one. The partial unique index decides which of many concurrent callers,
- * on any process, records it; all of them get that one record back. The winner then
- * provisions in the background and the call answers at once.
+ * records a new one, if the user has room for one more under their limit of live
+ * environments (counted under a per-user lock, in the transaction that records it). The
+ * partial unique index decides which of many concurrent callers, on any process, records
+ * it; all of them get that one record back. The winner then provisions in the
+ * background and the call answers at once.
  */
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
@@ -13,6 +15,7 @@ import type { Tx } from '../../db/engine.ts';
 import { agents } from '../../db/schema.ts';
 import { deployTagFor } from '../../digitalocean/client/deploy-tag.ts';
 import { NotFoundError } from '../../domain/errors.ts';
+import { DEFAULT_USER_LIMITS, requireRoomFor } from '../../domain/limits.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { writeAudit } from '../../store/audit.ts';
 import {
@@ -21,6 +24,7 @@ import {
   insertEnvironment,
   transition,
 } from '../../store/environments.ts';
+import { countLiveEnvironments, lockUserLimits } from '../../store/limits.ts';
 import type { EnvironmentService, ToolEnvironment } from '../contracts.ts';
 import type { OperationContext } from '../ssh-key-service.ts';
 import { BERTH_TAG, type DropletSettings } from './ports.ts';
@@ -38,6 +42,8 @@ export interface EnvironmentServiceDeps {
   instanceId: string;
   /** This installation's tag (`installationTagFor`), which every droplet it makes carries. */
   installationTag: string;
+  /** How many live environments one user may have (0: no limit); the documented default when absent. */
+  maxLiveEnvironmentsPerUser?: number;
 }
 
 export class ToolEnvironmentService implements EnvironmentService {
@@ -51,6 +57,11 @@ export class ToolEnvironmentService implements EnvironmentService {
     ctx: OperationContext = {},
   ): Promise<ToolEnvironment> {
     const { row, created } = await this.deps.authz.withUser(userId, async (tx) => {
+      // The user's deploys take turns from here to the commit: the count below and the
+      // insert after it are one step, so concurrent deploys cannot all pass the limit.
+      // Taken before the agent's live environment is read, so that a second deploy of one
+      // agent finds the first's record rather than counting it against the limit.
+      await lockUserLimits(tx, userId);
       await this.requireAgent(tx, agentId, userId);
       const live = await getLiveEnvironment(tx, agentId);
       if (live && live.status !== 'error_creation') return { row: live, created: false };
@@ -63,6 +74,11 @@ export class ToolEnvironmentService implements EnvironmentService {
         });
         return { row: again ?? live, created: again !== null };
       }
+      requireRoomFor(
+        'live_environments_per_user',
+        this.deps.maxLiveEnvironmentsPerUser ?? DEFAULT_USER_LIMITS.liveEnvironmentsPerUser,
+        await countLiveEnvironments(tx, userId),
+      );
       const id = randomUUID();
       const inserted = await insertEnvironment(tx, {
         id,

@@ -28,6 +28,8 @@ export function createEnvironmentModule(deps: {
   instanceId: string;
   /** This installation's id, from its database (`readInstallation`). */
   installationId: string;
+  /** Live environments per user (0: no limit); the documented default when absent. */
+  maxLiveEnvironmentsPerUser?: number;
   follow?: { firstDelayMs?: number; maxDelayMs?: number };
   leaseMs?: number;
   observer?: DeployObserver;
@@ -58,6 +60,7 @@ export function createEnvironmentModule(deps: {
     logger,
     instanceId: deps.instanceId,
     installationTag,
+    maxLiveEnvironmentsPerUser: deps.maxLiveEnvironmentsPerUser,
   });
   const reconciler = new Reconciler({
     authz,

@@ -44,7 +44,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create an agent */
+        /**
+         * Create an agent
+         * @description Refused (409 `limit-reached`) when you already have as many agents as one user may.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -80,6 +83,15 @@ export interface paths {
                 };
                 /** @description No valid access token. */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description You have as many agents as one user may (`limit-reached`, limit `agents_per_user`). */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -286,7 +298,7 @@ export interface paths {
         put?: never;
         /**
          * Deploy the agent’s tool environment
-         * @description Answers at once with the environment record; the droplet is created in the background with your SSH keys and followed to `active`. Deploying an agent that already has a live environment returns it.
+         * @description Answers at once with the environment record; the droplet is created in the background with your SSH keys and followed to `active`. Deploying an agent that already has a live environment returns it. A new environment is refused (409 `limit-reached`) when you already have as many live environments as one user may; a torn-down environment stops counting once it is deleted.
          */
         post: {
             parameters: {
@@ -322,6 +334,15 @@ export interface paths {
                 };
                 /** @description No such resource, or it belongs to someone else. */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description You have as many live tool environments as one user may (`limit-reached`, limit `live_environments_per_user`). */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1300,6 +1321,8 @@ export interface components {
         Problem: {
             /** @description A stable, machine-readable code. */
             code: string;
+            /** @description For limit-reached: how many the user has now. */
+            current?: number;
             detail: string;
             /** @description For invalid input: where the request is wrong. */
             errors?: {
@@ -1308,6 +1331,13 @@ export interface components {
                 message: string;
             }[];
             instance?: string;
+            /**
+             * @description For limit-reached: which per-user limit.
+             * @enum {string}
+             */
+            limit?: "agents_per_user" | "live_environments_per_user";
+            /** @description For limit-reached: what the limit allows. */
+            max?: number;
             request_id: string | null;
             status: number;
             title: string;

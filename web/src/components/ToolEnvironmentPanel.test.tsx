@@ -100,4 +100,23 @@ describe('ToolEnvironmentPanel', () => {
     expect(await screen.findByText('Tear-down queued')).toBeTruthy();
     expect(berth.sent.filter((s) => s.method === 'DELETE')).toHaveLength(1);
   });
+
+  it('shows why a deploy was refused at the user’s limit, in berth’s words', async () => {
+    const user = userEvent.setup();
+    const detail =
+      'You have 5 live tool environments, and berth allows 5 per user (the live_environments_per_user limit). ' +
+      'Tear one down to deploy another; it stops counting once it is deleted.';
+    const berth = fakeBerth({
+      'GET /api/ssh-keys': () => json({ keys: [keyFixture()] }),
+      'GET /api/agents/{id}/tool-environment': () => problem(404, 'not-found', 'Tool environment not found'),
+      'POST /api/agents/{id}/tool-environment': () => problem(409, 'limit-reached', detail),
+    });
+    renderWithApi(
+      <ToolEnvironmentPanel agentId={AGENT} agentName="scout" pollMs={10_000} />,
+      testClient(berth.fetch),
+    );
+    await user.click(await screen.findByRole('button', { name: 'Deploy scout' }));
+    expect(await screen.findByText(detail)).toBeTruthy();
+    expect(screen.getByText('Not deployed')).toBeTruthy();
+  });
 });
