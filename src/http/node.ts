@@ -8,7 +8,9 @@
  * costs a validation, a lower-casing and a slot in a dictionary that writeHead then walks.
  * On one machine, the steps that do these cost an authenticated read a third of its rate
  * (docs/performance.md, "API throughput"). Without Node (tests calling `app.request`)
- * each step falls back to the fetch API, with the same result.
+ * each step falls back to the fetch API, with the same result. The same response class
+ * decides, as each answer's head goes out, what becomes of a request body the answer
+ * leaves unread (unread-body.ts).
  */
 import {
   type IncomingMessage,
@@ -17,12 +19,14 @@ import {
   ServerResponse,
 } from 'node:http';
 import type { Context } from 'hono';
+import { dropUnreadBody, unreadBody } from './unread-body.ts';
 
 /**
  * The response class berth's listeners give Node (http.createServer's `ServerResponse`
  * option). The request id and the default headers are handed to it before the route
  * runs, and writeHead writes them in the same list as the answer's own headers, in one
  * pass. An answer's own value of any of them wins, as does a value set with setHeader.
+ * Before the head goes out, it settles a request body the answer leaves unread.
  */
 export class BerthResponse<
   Request extends IncomingMessage = IncomingMessage,
@@ -37,15 +41,29 @@ export class BerthResponse<
     reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
     headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
   ): this {
+    // An answer given before the request's body was read decides what becomes of the
+    // rest, and of the connection, while a `Connection: close` can still be said.
+    const unread = unreadBody(this.req);
+    if (unread === 'close') this.shouldKeepAlive = false;
+    this.#writeHead(statusCode, reasonOrHeaders, headers);
+    if (unread !== undefined) dropUnreadBody(this.req, unread);
+    return this;
+  }
+
+  #writeHead(
+    statusCode: number,
+    reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): void {
     // Node's own reading of its arguments: headers come second when no message is given.
     const reason = typeof reasonOrHeaders === 'string' ? reasonOrHeaders : undefined;
     const given = reason === undefined ? (headers ?? (reasonOrHeaders as typeof headers)) : headers;
     const lines = this.requestId === undefined && this.defaults === undefined ? null : ownLines(given);
     // Nothing handed over, or headers Node refuses (a list of odd length): Node's writeHead.
     if (lines === null) {
-      return reason === undefined
-        ? super.writeHead(statusCode, given)
-        : super.writeHead(statusCode, reason, given);
+      if (reason === undefined) super.writeHead(statusCode, given);
+      else super.writeHead(statusCode, reason, given);
+      return;
     }
     const own = new Set<string>();
     for (let i = 0; i < lines.length; i += 2) own.add(String(lines[i]).toLowerCase());
@@ -57,9 +75,8 @@ export class BerthResponse<
       const name = defaults[i] as string;
       if (!own.has(name) && !this.hasHeader(name)) lines.push(name, defaults[i + 1] as string);
     }
-    return reason === undefined
-      ? super.writeHead(statusCode, lines)
-      : super.writeHead(statusCode, reason, lines);
+    if (reason === undefined) super.writeHead(statusCode, lines);
+    else super.writeHead(statusCode, reason, lines);
   }
 }
 

@@ -19,9 +19,17 @@ export async function listen(
   options: { port: number; host: string },
 ): Promise<Listener> {
   const server = await new Promise<ServerType>((resolve, reject) => {
-    // berth's response class writes the headers every answer carries in one pass (node.ts).
+    // berth's response class writes the headers every answer carries in one pass, and
+    // settles a request body its answer leaves unread (node.ts, unread-body.ts). The
+    // adapter's own clean-up of such bodies is off: it gives one half a second after the
+    // answer, which a web stream that took the body and stopped reading makes it miss,
+    // then closes the connection it had said stays open, even one that has since served
+    // another request.
     const serverOptions = { ServerResponse: BerthResponse };
-    const s = serve({ fetch, port: options.port, hostname: options.host, serverOptions }, () => resolve(s));
+    const s = serve(
+      { fetch, port: options.port, hostname: options.host, serverOptions, autoCleanupIncoming: false },
+      () => resolve(s),
+    );
     s.once('error', reject);
   });
   const address = server.address();
