@@ -55,7 +55,7 @@ pivot_root . .
 umount -l .
 cd /
 # A fresh image has no host keys (the first boot makes them) and is not a container.
-rm -f /.dockerenv /etc/ssh/ssh_host_*
+if [ "$DROPLET_FIRST_BOOT" = 1 ]; then rm -f /.dockerenv /etc/ssh/ssh_host_*; fi
 mkdir -p /run/sshd
 set +e
 for stage in "init --local" "init"; do

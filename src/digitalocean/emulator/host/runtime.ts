@@ -54,6 +54,8 @@ interface Entry {
   exited?: Promise<void>;
   starting?: Promise<StartedHost>;
   removed: boolean;
+  /** Boots so far; the first one is the image's first boot. */
+  boots: number;
 }
 
 export const DEFAULT_STATE_ROOT = join(tmpdir(), 'berth-do-hosts');
@@ -131,12 +133,14 @@ export function createHostRuntime(options: HostRuntimeOptions = {}): SshHost {
             LANG: 'C.UTF-8',
             DROPLET_STATE: entry.files.dir,
             DROPLET_HOSTNAME: target.name,
+            DROPLET_FIRST_BOOT: entry.boots === 0 ? '1' : '0',
           },
         },
       );
     } finally {
       closeSync(out);
     }
+    entry.boots++;
     const init = entry.init;
     entry.exited = new Promise<void>((resolve) => {
       if (init.exitCode !== null || init.signalCode !== null) resolve();
@@ -222,7 +226,7 @@ export function createHostRuntime(options: HostRuntimeOptions = {}): SshHost {
       let entry = entries.get(target.id);
       if (entry?.init) throw new Error(`droplet ${target.id} is already running`);
       if (!entry) {
-        entry = { target, files: prepareDropletFiles(stateDir, target), removed: false };
+        entry = { target, files: prepareDropletFiles(stateDir, target), removed: false, boots: 0 };
         entries.set(target.id, entry);
       }
       entry.target = target;
