@@ -13,7 +13,7 @@ import { BOOTSTRAP_DONE_FILE } from '../../src/domain/environments/cloud-init.ts
 import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
 import type { ToolEnvironment } from '../../src/services/contracts.ts';
 import { eventually, openStack, type Stack } from '../support/environments.ts';
-import { describeRealHosts, hostPidsMatching, sshRun } from '../support/real-hosts.ts';
+import { describeRealHosts, detachedSleep, hostPidsMatching, sshRun } from '../support/real-hosts.ts';
 
 interface Owner {
   userId: string;
@@ -83,6 +83,7 @@ describeRealHosts('tool environments on real-host droplets', () => {
 
   it('shows the droplet’s own identity, hostname and users inside', async () => {
     const id = await asOwner(alice, 'id');
+    expect(id, id.stderr).toMatchObject({ code: 0 });
     expect(id.stdout).toMatch(/^uid=\d+\(agent\) gid=\d+\(agent\) groups=\d+\(agent\)\n$/);
     expect((await asOwner(alice, 'hostname')).stdout).toBe(`${alice.dropletName}\n`);
     const passwd = (await asOwner(alice, 'cat /etc/passwd')).stdout;
@@ -115,12 +116,21 @@ describeRealHosts('tool environments on real-host droplets', () => {
     const result = JSON.parse((await asOwner(alice, 'cat /var/lib/cloud/data/result.json')).stdout);
     expect(result.v1.errors).toEqual([]);
     expect((await asOwner(alice, `test -e ${BOOTSTRAP_DONE_FILE} && echo done`)).stdout).toBe('done\n');
+    // sshd runs with berth's settings: no passwords.
+    const sshd = await sshRun(
+      { text: alice.privateKey },
+      { user: 'root', address: alice.env.ipAddress! },
+      'sshd -T',
+    );
+    expect(sshd.stdout).toMatch(/^passwordauthentication no$/m);
+    expect(sshd.stdout).toMatch(/^kbdinteractiveauthentication no$/m);
     expect(emulatorErrors).toEqual([]);
   });
 
   it('ends every process of the droplet when the environment is torn down', async () => {
-    const marker = `sleep ${800_000 + Math.floor(Math.random() * 99_999)}`;
-    const started = await asOwner(bob, `setsid nohup ${marker} >/dev/null 2>&1 < /dev/null & echo started`);
+    const seconds = 800_000 + Math.floor(Math.random() * 99_999);
+    const marker = `sleep ${seconds}`;
+    const started = await asOwner(bob, detachedSleep(seconds));
     expect(started.stdout).toBe('started\n');
     expect(await hostPidsMatching(marker)).toHaveLength(1);
     await s.environments.service.teardownToolEnvironment(bob.agentId, bob.userId);

@@ -70,6 +70,19 @@ export async function sshRun(
   }
 }
 
+/**
+ * A shell command that leaves `sleep <seconds>` running in the droplet after the SSH
+ * session ends (immune to the session's hangup, in a session of its own), and prints
+ * `started` once it is running.
+ */
+export function detachedSleep(seconds: number): string {
+  return [
+    `nohup setsid -f sleep ${seconds} >/dev/null 2>&1 < /dev/null`,
+    `for i in $(seq 100); do pgrep -x sleep -a | grep -q "sleep ${seconds}$" && break; sleep 0.05; done`,
+    'echo started',
+  ].join('; ');
+}
+
 /** Pids of the machine's processes whose command line contains `text`. */
 export async function hostPidsMatching(text: string): Promise<number[]> {
   const { readdirSync, readFileSync } = await import('node:fs');

@@ -24,7 +24,15 @@ describe('cloud-init user data', () => {
       sudo: false,
       groups: [],
     });
-    expect(config.ssh_pwauth).toBe(false);
+    // Passwords off by a drop-in sshd reads at its first start, not by ssh_pwauth (a restart).
+    expect(config.ssh_pwauth).toBeUndefined();
+    expect(config.write_files).toEqual([
+      {
+        path: '/etc/ssh/sshd_config.d/50-berth.conf',
+        content: 'PasswordAuthentication no\nKbdInteractiveAuthentication no\n',
+        permissions: '0644',
+      },
+    ]);
     expect(config.disable_root).toBe(false);
     expect(config.runcmd).toEqual([['touch', BOOTSTRAP_DONE_FILE]]);
     expect(config.packages).toBeUndefined();

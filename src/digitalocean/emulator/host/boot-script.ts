@@ -18,6 +18,7 @@
 /** Lines the script writes to the console, which the runtime watches for. */
 export const CONSOLE_MARKS = {
   sshdStarted: 'emulator: sshd started',
+  sshdFailed: 'emulator: sshd exited',
   finished: 'emulator: boot finished',
 } as const;
 

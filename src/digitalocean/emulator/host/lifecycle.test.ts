@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sshKeygen, type TestEmulator, testEmulator } from '../../../../test/support/do-spec.ts';
-import { describeRealHosts, sshRun } from '../../../../test/support/real-hosts.ts';
+import { describeRealHosts, detachedSleep, sshRun } from '../../../../test/support/real-hosts.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-real-lifecycle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,7 +83,7 @@ describeRealHosts('droplet actions on a real host', () => {
   it('reboots: processes end, the same instance comes back with the same address', async () => {
     const before = (await root('cat /proc/sys/kernel/random/boot_id; cat /var/lib/cloud/data/instance-id'))
       .stdout;
-    await root('setsid nohup sleep 4321 >/dev/null 2>&1 < /dev/null &');
+    await root(detachedSleep(4321));
     expect((await root('pgrep -x sleep -a')).stdout).toContain('sleep 4321');
     await act('reboot');
     const droplet = await settle('active');

@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sshKeygen, TEST_TOKEN, type TestEmulator, testEmulator } from '../../../../test/support/do-spec.ts';
-import { describeRealHosts, hostPidsMatching, sshRun } from '../../../../test/support/real-hosts.ts';
+import {
+  describeRealHosts,
+  detachedSleep,
+  hostPidsMatching,
+  sshRun,
+} from '../../../../test/support/real-hosts.ts';
 import { HOST_NETWORK } from './network.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-real-host-'));
@@ -174,11 +179,12 @@ describeRealHosts('a real-host droplet', () => {
   });
 
   it('ends every process of the droplet and removes its files and network on destroy', async () => {
-    const marker = `sleep ${900_000 + (droplet.id % 1000)}`;
+    const seconds = 900_000 + (droplet.id % 1000);
+    const marker = `sleep ${seconds}`;
     const started = await sshRun(
       { path: rootKey.privatePath },
       { user: 'root', address: droplet.address },
-      `setsid nohup ${marker} >/dev/null 2>&1 < /dev/null & echo started`,
+      detachedSleep(seconds),
     );
     expect(started.stdout).toBe('started\n');
     expect(await hostPidsMatching(marker)).toHaveLength(1);
@@ -195,5 +201,31 @@ describeRealHosts('a real-host droplet', () => {
       'true',
     );
     expect(after.code).toBe(255);
+  });
+
+  it('reports a boot whose sshd cannot start, with the droplet’s log, and still turns it active', async () => {
+    const broken = [
+      '#cloud-config',
+      'write_files:',
+      '  - path: /etc/ssh/sshd_config.d/broken.conf',
+      '    content: "NoSuchOption yes"',
+      '',
+    ].join('\n');
+    const created = await t.api('POST', '/v2/droplets', {
+      body: { name: 'broken-box', size: 's-1vcpu-1gb', image: 'debian-12-x64', user_data: broken },
+    });
+    const id = created.body.droplet.id as number;
+    const deadline = Date.now() + 120_000;
+    while ((await t.api('GET', `/v2/droplets/${id}`)).body.droplet.status !== 'active') {
+      if (Date.now() > deadline) throw new Error('the broken droplet never became active');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const report = errors.find((e) => e.includes(`droplet ${id} (broken-box) failed to boot`));
+    expect(report).toBeDefined();
+    expect(report).toContain('sshd did not start');
+    // The log says why: sshd's own complaint about the line user_data wrote.
+    expect(report).toMatch(/broken\.conf.*NoSuchOption|Bad configuration option: NoSuchOption/);
+    const snapshot = t.emulator.admin.snapshot().droplets.find((d) => d.id === id);
+    expect(snapshot?.ssh_error).toContain('failed to boot');
   });
 });

@@ -102,6 +102,9 @@ export function createHostRuntime(options: HostRuntimeOptions = {}): SshHost {
       check();
     }
     const network = entry.network;
+    // The log keeps every boot; this boot's lines start here.
+    const from = readText(entry.files.bootLog).length;
+    const thisBoot = () => readText(entry.files.bootLog).slice(from);
     const out = openSync(entry.files.bootLog, 'a');
     try {
       entry.init = spawn(
@@ -155,10 +158,11 @@ export function createHostRuntime(options: HostRuntimeOptions = {}): SshHost {
     while (!(await accepts(network.address, 22))) {
       check();
       if (dead) throw bootFailure(entry, 'the droplet’s init exited before sshd listened');
+      if (thisBoot().includes(CONSOLE_MARKS.sshdFailed)) throw bootFailure(entry, 'sshd did not start');
       if (Date.now() > deadline) throw bootFailure(entry, `sshd did not listen within ${bootTimeoutMs} ms`);
       await sleep(100);
     }
-    void watchFinalStage(entry, init, deadline);
+    void watchFinalStage(entry, init, deadline, thisBoot);
     return { address: network.address, netmask: network.netmask, gateway: network.hostAddress };
   };
 
@@ -169,9 +173,14 @@ export function createHostRuntime(options: HostRuntimeOptions = {}): SshHost {
   };
 
   /** After sshd, the config and final stages run; a bootstrap that failed is reported with its log. */
-  const watchFinalStage = async (entry: Entry, init: ChildProcess, deadline: number) => {
+  const watchFinalStage = async (
+    entry: Entry,
+    init: ChildProcess,
+    deadline: number,
+    thisBoot: () => string,
+  ) => {
     while (Date.now() < deadline && entry.init === init && init.exitCode === null) {
-      if (readText(entry.files.bootLog).includes(CONSOLE_MARKS.finished)) {
+      if (thisBoot().includes(CONSOLE_MARKS.finished)) {
         const console = readConsole(entry.files);
         if (console.result && console.result.errors.length > 0) {
           options.onError?.(
