@@ -138,6 +138,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       keygen,
       onKeysChanged: (userId, tx) => bus.publish(userId, tx),
       keyLists,
+      maxKeysPerUser: config.limits.keysPerUser,
     });
     // The DigitalOcean token: from the environment, else from the vault, else none (the
     // local emulator). It is never logged.

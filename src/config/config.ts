@@ -42,6 +42,7 @@ const schema = z.object({
     .int()
     .min(0)
     .default(DEFAULT_USER_LIMITS.liveEnvironmentsPerUser),
+  BERTH_MAX_KEYS_PER_USER: z.coerce.number().int().min(0).default(DEFAULT_USER_LIMITS.keysPerUser),
   BERTH_DIGITALOCEAN_DEPLOY_RESERVE_PERCENT: z.coerce
     .number()
     .min(0)
@@ -100,7 +101,7 @@ export interface Config {
   reconcileIntervalMs: number;
   /** A deploy or teardown untouched this long is taken to have lost its process. */
   reconcileLeaseMs: number;
-  /** Per user: agents and live environments (0: no limit). */
+  /** Per user: agents, live environments and SSH keys (0: no limit). */
   limits: UserLimits;
   http: {
     publicUrl: string | undefined;
@@ -173,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: {
       agentsPerUser: e.BERTH_MAX_AGENTS_PER_USER,
       liveEnvironmentsPerUser: e.BERTH_MAX_LIVE_ENVIRONMENTS_PER_USER,
+      keysPerUser: e.BERTH_MAX_KEYS_PER_USER,
     },
     http: {
       publicUrl: e.BERTH_PUBLIC_URL,

@@ -85,7 +85,7 @@ export class UnavailableError extends BerthError {
 }
 
 /** The per-user limits an operator sets, by the names a problem answer gives them. */
-export type UserLimitName = 'agents_per_user' | 'live_environments_per_user';
+export type UserLimitName = 'agents_per_user' | 'live_environments_per_user' | 'keys_per_user';
 
 /**
  * A user is at one of the limits the operator sets (src/domain/limits.ts): nothing more

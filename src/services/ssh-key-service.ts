@@ -11,6 +11,7 @@ import type { SQL } from 'drizzle-orm';
 import type { Authz } from '../db/authz.ts';
 import type { Tx } from '../db/engine.ts';
 import { BerthError, ConflictError, GoneError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
+import { DEFAULT_USER_LIMITS, requireRoomFor } from '../domain/limits.ts';
 import { hasControlCharacters } from '../domain/sshkeys/comment.ts';
 import type {
   GeneratedKeyPair,
@@ -19,6 +20,7 @@ import type {
 } from '../domain/sshkeys/generate.ts';
 import { parsePublicKey } from '../domain/sshkeys/parse.ts';
 import { type AuditEntry, type AuditOperation, auditStatement, writeAudit } from '../store/audit.ts';
+import { countKeys, lockUserLimits } from '../store/limits.ts';
 import type { SecretStore } from '../store/secrets.ts';
 import type { UserSshKey } from '../store/ssh-keys.ts';
 import * as keys from '../store/ssh-keys.ts';
@@ -63,6 +65,8 @@ export interface SshKeyServiceDeps {
   onKeysChanged?: KeyChangeListener;
   /** Without it every list is read from the database. */
   keyLists?: KeyLists;
+  /** Keys one user may have (generated and imported); 0 means no limit. */
+  maxKeysPerUser?: number;
 }
 
 export const DEFAULT_KEY_NAME = 'default';
@@ -121,6 +125,8 @@ export class SshKeyService {
   ): Promise<UserSshKey | null> {
     const operation = options.isDefault ? 'key.default_created' : 'key.generated';
     return this.inUserTx(userId, ctx, operation, { algorithm: pair.algorithm }, async (tx) => {
+      // A default key is made only for a user with none, so only other keys can overrun.
+      if (!options.isDefault) await this.requireRoomForKey(tx, userId);
       const key = await keys.insertKey(tx, ...this.storeRow(userId, pair, options));
       if (key) await this.deps.onKeysChanged?.(userId, tx);
       return key;
@@ -134,6 +140,7 @@ export class SshKeyService {
       const parsed = parsePublicKey(input.publicKey);
       const existing = await keys.getKeyByFingerprint(tx, userId, parsed.fingerprintSha256);
       if (existing) throw new ConflictError('This public key is already in your account.');
+      await this.requireRoomForKey(tx, userId);
       const key = await keys.insertKey(tx, {
         id: randomUUID(),
         userId,
@@ -332,6 +339,17 @@ export class SshKeyService {
     const alongside = [(keyInserted: SQL) => this.deps.secrets.insertStatement(secret, keyInserted)];
     if (audit) alongside.push((keyInserted) => auditStatement(audit(keyId), keyInserted));
     return [row, { alongside, unlessKeyed: extra.unlessKeyed }];
+  }
+
+  /**
+   * Refuses a new key when the user has as many as the operator allows, counted under
+   * the user's limits lock so that concurrent imports on any process cannot pass it.
+   */
+  private async requireRoomForKey(tx: Tx, userId: string): Promise<void> {
+    const max = this.deps.maxKeysPerUser ?? DEFAULT_USER_LIMITS.keysPerUser;
+    if (max <= 0) return;
+    await lockUserLimits(tx, userId);
+    requireRoomFor('keys_per_user', max, await countKeys(tx, userId));
   }
 
   /**

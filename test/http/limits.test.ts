@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoomFor } from '../../src/domain/limits.ts';
+import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
+import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
 import { AgentService } from '../../src/services/agent-service.ts';
 import type { EnvironmentService } from '../../src/services/contracts.ts';
+import { SshKeyService } from '../../src/services/ssh-key-service.ts';
+import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
 import { buildApi, call, tokenFor } from './support.ts';
 
@@ -82,5 +86,48 @@ describe.each(testEngines())('per-user limits through the API on %s', (engine: E
     expect(second.json).toMatchObject({ status: 409, max: 1, current: 1 });
     const open = buildApi(t, { agents: new AgentService({ authz: t.authz, maxAgentsPerUser: 0 }) }).app;
     expect((await call(open, 'POST', '/api/agents', { token, body: { name: 'two' } })).status).toBe(201);
+  });
+
+  it('refuses a key past the per-user key limit, imported or generated, also when sent at once', async () => {
+    const sshKeys = new SshKeyService({
+      authz: t.authz,
+      secrets: new EncryptedSecretStore(new DbSecretStore(), createKeyring([generateMasterKey('k1')])),
+      keygen: { generate: async (options) => generateKeyPair(options) },
+      maxKeysPerUser: 3,
+    });
+    const { app } = buildApi(t, { sshKeys });
+    const userId = await t.createUser();
+    const token = await tokenFor(userId);
+    const publicKeys = await Promise.all(
+      Array.from(
+        { length: 6 },
+        async (_, i) => (await generateKeyPair({ algorithm: 'ed25519', comment: `k${i}` })).publicKey,
+      ),
+    );
+    // Six imports at once: the count and the insert are one step under the user's lock.
+    const answers = await Promise.all(
+      publicKeys.map((key, i) =>
+        call(app, 'POST', '/api/ssh-keys/import', { token, body: { name: `laptop ${i}`, public_key: key } }),
+      ),
+    );
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(3);
+    const refused = answers.filter((a) => a.status === 409);
+    expect(refused).toHaveLength(3);
+    expect(refused[0]!.json).toMatchObject({
+      type: 'https://berth.dev/problems/limit-reached',
+      limit: 'keys_per_user',
+      max: 3,
+      current: 3,
+      detail:
+        'You have 3 SSH keys, and berth allows 3 per user (the keys_per_user limit). Delete a key to add another.',
+    });
+    const generated = await call(app, 'POST', '/api/ssh-keys', { token, body: { name: 'fourth' } });
+    expect(generated.json).toMatchObject({ status: 409, limit: 'keys_per_user' });
+    const listed = await call(app, 'GET', '/api/ssh-keys', { token });
+    expect(listed.json.keys).toHaveLength(3);
+    // Deleting one makes room for one.
+    const first = listed.json.keys[0].id as string;
+    expect((await call(app, 'DELETE', `/api/ssh-keys/${first}`, { token })).status).toBe(204);
+    expect((await call(app, 'POST', '/api/ssh-keys', { token, body: { name: 'fourth' } })).status).toBe(201);
   });
 });

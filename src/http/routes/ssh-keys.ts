@@ -9,7 +9,15 @@ import type { SshKeyService } from '../../services/ssh-key-service.ts';
 import type { UserSshKey } from '../../store/ssh-keys.ts';
 import { validationHook } from '../problem.ts';
 import type { RateLimiter } from '../rate-limit.ts';
-import { GenerateKeyBody, IdParams, ImportKeyBody, problems, SshKeySchema, toKey } from '../schemas.ts';
+import {
+  GenerateKeyBody,
+  IdParams,
+  ImportKeyBody,
+  limitReached,
+  problems,
+  SshKeySchema,
+  toKey,
+} from '../schemas.ts';
 import type { AppEnv } from '../types.ts';
 
 export type SshKeyApi = Pick<
@@ -99,6 +107,9 @@ export function sshKeyRoutes(deps: { sshKeys: SshKeyApi; limiter: RateLimiter })
           content: json(z.object({ key: SshKeySchema, private_key: z.string() })),
         },
         ...problems(400, 401, 413, 415, 429),
+        ...limitReached(
+          'You have as many SSH keys as one user may (`limit-reached`, limit `keys_per_user`).',
+        ),
       },
     }),
     async (c) => {
@@ -125,7 +136,10 @@ export function sshKeyRoutes(deps: { sshKeys: SshKeyApi; limiter: RateLimiter })
       request: { body: { required: true, content: json(ImportKeyBody) } },
       responses: {
         201: { description: 'The imported key.', content: json(z.object({ key: SshKeySchema })) },
-        ...problems(400, 401, 409, 413, 415, 422, 429),
+        ...problems(400, 401, 413, 415, 422, 429),
+        ...limitReached(
+          'The key is already in your account, or you have as many SSH keys as one user may (`limit-reached`, limit `keys_per_user`).',
+        ),
       },
     }),
     async (c) => {

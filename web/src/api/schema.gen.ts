@@ -575,6 +575,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description You have as many SSH keys as one user may (`limit-reached`, limit `keys_per_user`). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description The body is too large. */
                 413: {
                     headers: {
@@ -832,7 +841,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The request conflicts with the current state. */
+                /** @description The key is already in your account, or you have as many SSH keys as one user may (`limit-reached`, limit `keys_per_user`). */
                 409: {
                     headers: {
                         [name: string]: unknown;
