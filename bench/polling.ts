@@ -119,7 +119,8 @@ async function measure(
   const reached = finished && states?.active === deploys;
   return [
     {
-      name: `polling: DigitalOcean calls per deploy (${deploys} at once${reached ? '' : ', NOT ALL ACTIVE'})`,
+      // Light droplets (no SSH servers): the subject is berth's polling, not droplet boots.
+      name: `polling: DigitalOcean calls per deploy (${deploys} at once, light droplets${reached ? '' : ', NOT ALL ACTIVE'})`,
       value: perDeploy,
       unit: 'calls',
       target: '≤ 1.5',
@@ -138,7 +139,7 @@ async function measure(
       unit: 'calls',
     },
     {
-      name: `polling: all ${deploys} active after`,
+      name: `polling: all ${deploys} active after (light droplets)`,
       value: seconds,
       unit: 's',
       baseline: activeAfterMs / 1000,

@@ -6,6 +6,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { benchApi } from './api.ts';
 import { benchDeployOverhead } from './deploy.ts';
+import { benchDropletBoot } from './droplet-boot.ts';
 import { benchKeygen } from './keygen.ts';
 import { benchOnboarding } from './onboarding.ts';
 import { benchPolling } from './polling.ts';
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   polling: () => benchPolling(),
   onboarding: () => benchOnboarding(),
   api: () => benchApi(),
+  'droplet-boot': () => benchDropletBoot(),
 };
 
 // Other processes skew every figure; the load average before and after says whether they ran.
