@@ -162,6 +162,14 @@ export const agentDroplets = pgTable(
     deployTag: text('deploy_tag').notNull(),
     sshKeyFingerprints: text('ssh_key_fingerprints').array().notNull().default(sql`'{}'::text[]`),
     usedFallbackKeys: boolean('used_fallback_keys').notNull().default(false),
+    /**
+     * How logins to the droplet are decided: `live` (sshd asks berth at each login, with
+     * the droplet's credential) or `fixed` (the create-time keys only: droplets made
+     * before berth installed its login check, or without a droplet API configured).
+     */
+    loginAccess: text('login_access', { enum: ['live', 'fixed'] })
+      .notNull()
+      .default('fixed'),
     errorMessage: text('error_message'),
     attempts: integer('attempts').notNull().default(0),
     ...timestamps,
@@ -258,4 +266,27 @@ export const authRefreshTokens = pgTable(
     uniqueIndex('auth_refresh_tokens_hash_uq').on(t.tokenHash),
     index('auth_refresh_tokens_session_idx').on(t.sessionId),
   ],
+);
+
+/**
+ * Each droplet's credential for the droplet-facing API: a random secret made at deploy,
+ * handed to the droplet in its user_data, and stored here only as its SHA-256 (the
+ * secret has 256 bits of entropy, so a slow hash would add nothing). It lets the droplet
+ * read its own environment's login keys and nothing else; `revoked_at` is set when the
+ * environment's teardown starts. One row per environment: a retried create replaces it.
+ */
+export const dropletCredentials = pgTable(
+  'droplet_credentials',
+  {
+    environmentId: uuid('environment_id')
+      .primaryKey()
+      .references(() => agentDroplets.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => authUsers.id, { onDelete: 'cascade' }),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('droplet_credentials_secret_hash_uq').on(t.secretHash)],
 );

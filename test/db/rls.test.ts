@@ -200,7 +200,7 @@ describe.each(testEngines())('row-level security on %s', (engine: EngineName) =>
 
   it('keeps service-only tables out of users’ reach', async () => {
     const a = await t.createUser();
-    for (const table of ['do_api_calls', 'auth_refresh_tokens']) {
+    for (const table of ['do_api_calls', 'auth_refresh_tokens', 'droplet_credentials']) {
       await expect(
         t.authz.withUser(a, (tx) => tx.execute(sql.raw(`select * from ${table}`))),
       ).rejects.toThrow();
