@@ -8,16 +8,28 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployTagFor } from '../../src/digitalocean/client/deploy-tag.ts';
 import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
-import { testEngines } from '../support/db.ts';
+import { type EngineName, testEngines } from '../support/db.ts';
 import { eventually, openStack, type Stack } from '../support/environments.ts';
+import { realHostsAvailable } from '../support/real-hosts.ts';
 
 const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
 
-describe.each(testEngines())('environment recovery on %s', (engine) => {
+// Every engine with light droplets; once more with real-host droplets (cloud-init and sshd
+// booting for real) where the machine can, and always in CI, on PGlite: the droplets are
+// what changes, and a boot costs a few CPU seconds.
+const cases: Array<[EngineName, 'light' | 'real']> = [
+  ...testEngines().map((engine): [EngineName, 'light'] => [engine, 'light']),
+  ...(realHostsAvailable || process.env.CI === 'true' ? [['pglite', 'real'] as [EngineName, 'real']] : []),
+];
+
+describe.each(cases)('environment recovery on %s, %s droplets', { timeout: 180_000 }, (engine, hosts) => {
   let s: Stack;
+  // A real host turns active once it has booted: allow for a loaded machine.
+  const settle = <T>(check: () => Promise<T | null | undefined | false>) =>
+    eventually(check, hosts === 'real' ? 150_000 : 30_000);
   let operatorKeyId: number;
   beforeAll(async () => {
-    const plain = await openStack(engine);
+    const plain = await openStack(engine, { hosts });
     // The operator's static key, registered on the account beforehand.
     const operator = generateKeyPair({ comment: 'operator' });
     operatorKeyId = (
@@ -48,7 +60,7 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
     s.emulator.admin.setErrorRate('sshKeys_create', 500, 1);
     try {
       await s.environments.service.ensureToolEnvironmentReady(agentId, userId);
-      const env = await eventually(async () => {
+      const env = await settle(async () => {
         const e = await s.environments.service.getToolEnvironment(agentId, userId);
         return e?.status === 'active' || e?.status === 'error_creation' ? e : null;
       });
@@ -91,7 +103,7 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
     });
     const report = await s.environments.reconciler.reconcile();
     expect(report.adopted).toBe(1);
-    const env = await eventually(async () => {
+    const env = await settle(async () => {
       const e = await s.environments.service.getToolEnvironment(agentId, userId);
       return e?.status === 'active' ? e : null;
     });
@@ -105,7 +117,7 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
     await s.deploymentKeys.getDeploymentSSHKeys(userId);
     s.emulator.admin.acceptThenFail('droplets_create', 'drop', 1);
     await s.environments.service.ensureToolEnvironmentReady(agentId, userId);
-    await eventually(async () => (await statusOf(agentId, userId)) === 'active');
+    await settle(async () => (await statusOf(agentId, userId)) === 'active');
     await s.emulator.admin.reset();
     await s.environments.reconciler.reconcile();
     expect(await s.client.listDropletsByTag(`agent:${agentId}`)).toHaveLength(1);
@@ -128,7 +140,7 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
     }
     const again = await s.environments.service.ensureToolEnvironmentReady(agentId, userId);
     expect(again).toMatchObject({ id: failed!.id, status: 'pending_creation', errorMessage: null });
-    await eventually(async () => (await statusOf(agentId, userId)) === 'active');
+    await settle(async () => (await statusOf(agentId, userId)) === 'active');
     expect(await s.client.listDropletsByTag(`agent:${agentId}`)).toHaveLength(1);
   });
 
@@ -150,7 +162,7 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
     const userId = await s.t.createUser();
     const agentId = await s.createAgent(userId);
     await s.environments.service.ensureToolEnvironmentReady(agentId, userId);
-    await eventually(async () => (await statusOf(agentId, userId)) === 'active');
+    await settle(async () => (await statusOf(agentId, userId)) === 'active');
     const [droplet] = await s.client.listDropletsByTag(`agent:${agentId}`);
     await s.client.deleteDroplet(droplet!.id);
     await s.environments.reconciler.reconcile();
@@ -168,13 +180,16 @@ describe.each(testEngines())('environment recovery on %s', (engine) => {
         array[${tag}, 'berth', ${`agent:${agentId}`}])`),
     );
     await s.environments.reconciler.reconcile();
-    await eventually(async () => (await statusOf(agentId, userId)) === 'active');
+    await settle(async () => (await statusOf(agentId, userId)) === 'active');
     await s.environments.reconciler.reconcile();
     expect(await s.client.listDropletsByTag(`agent:${agentId}`)).toHaveLength(1);
   });
 
   it('fails clearly without fallback keys when the user’s keys cannot be made ready', async () => {
-    const bare = await openStack(engine, { existing: s.t, reuseEmulator: s.emulator });
+    const bare = await openStack(engine, {
+      existing: s.t,
+      reuseEmulator: s.emulator,
+    });
     const userId = await s.t.createUser();
     const agentId = await bare.createAgent(userId);
     s.emulator.admin.setErrorRate('sshKeys_get', 500, 1);
