@@ -36,8 +36,8 @@ describe.each(testEngines())('per-user limits on %s', (engine) => {
   const refusals = (results: PromiseSettledResult<unknown>[]) =>
     results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
 
-  it('uses the documented defaults: 20 agents and 5 live environments per user', () => {
-    expect(DEFAULT_USER_LIMITS).toEqual({ agentsPerUser: 20, liveEnvironmentsPerUser: 5 });
+  it('uses the documented defaults: 20 agents, 5 live environments and 50 SSH keys per user', () => {
+    expect(DEFAULT_USER_LIMITS).toEqual({ agentsPerUser: 20, liveEnvironmentsPerUser: 5, keysPerUser: 50 });
   });
 
   it('creates 20 of 35 agents asked for at once, and refuses the others naming the limit', async () => {
