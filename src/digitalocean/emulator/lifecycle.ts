@@ -193,6 +193,8 @@ export class Lifecycle {
       // The droplet still turns active, as a real one whose sshd failed would; the
       // reason is kept on the record and reported so the cause is not a mystery.
       droplet.sshError = err instanceof Error ? err.message : String(err);
+      // A real host destroyed while it booted has nothing left to report.
+      if (!this.deps.state.droplets.has(droplet.id)) return;
       this.deps.onError?.(
         `droplet ${droplet.id}: SSH server on ${droplet.address} failed: ${droplet.sshError}`,
       );

@@ -4,12 +4,14 @@
  * the host keys are not redone), and every answer still matches DigitalOcean's OpenAPI
  * description. One droplet, booted three times.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { sshKeygen, type TestEmulator, testEmulator } from '../../../../test/support/do-spec.ts';
 import { describeRealHosts, detachedSleep, sshRun, UNLIMITED } from '../../../../test/support/real-hosts.ts';
+import { namespacePids } from './network.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-real-lifecycle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,6 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describeRealHosts('droplet actions on a real host', () => {
   const key = sshKeygen(dir, 'key');
   let t: TestEmulator;
+  const errors: string[] = [];
   let id: number;
   let address: string;
   const root = (command: string) => sshRun({ path: key.privatePath }, { user: 'root', address }, command);
@@ -43,7 +46,13 @@ describeRealHosts('droplet actions on a real host', () => {
 
   beforeAll(async () => {
     // Polling a boot would meet DigitalOcean's 250 calls a minute; not this test's subject.
-    t = testEmulator({ hosts: 'real', ssh: { enabled: true }, activeAfterMs: 100, rateLimits: UNLIMITED });
+    t = testEmulator({
+      hosts: 'real',
+      ssh: { enabled: true },
+      activeAfterMs: 100,
+      rateLimits: UNLIMITED,
+      onError: (m) => errors.push(m),
+    });
     const keyId = (
       await t.api('POST', '/v2/account/keys', { body: { name: 'k', public_key: key.publicKey } })
     ).body.ssh_key.id;
@@ -93,5 +102,31 @@ describeRealHosts('droplet actions on a real host', () => {
     const after = (await root('cat /var/lib/cloud/data/instance-id')).stdout;
     expect(after).toBe(`${id}\n`);
     expect(before.split('\n')[1]).toBe(String(id));
+  });
+
+  it('destroys a droplet in the middle of its boot and leaves nothing of it', async () => {
+    const created = await t.api('POST', '/v2/droplets', {
+      body: { name: 'short-lived', size: 's-1vcpu-1gb', image: 'debian-12-x64' },
+    });
+    const doomed = created.body.droplet.id as number;
+    const namespaces = () =>
+      execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+        .split('\n')
+        .map((l) => l.split(' ')[0]!)
+        .filter((n) => n.startsWith(`berth-do-${process.pid}-`) && n.endsWith(`-${doomed}`));
+    // Its boot has begun once its namespace exists.
+    const deadline = Date.now() + 60_000;
+    while (namespaces().length === 0) {
+      if (Date.now() > deadline) throw new Error('the boot never began');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [namespace] = namespaces();
+    expect((await t.api('DELETE', `/v2/droplets/${doomed}`)).status).toBe(204);
+    expect((await t.api('GET', `/v2/droplets/${doomed}`)).status).toBe(404);
+    await vi.waitFor(() => expect(namespaces()).toEqual([]), { timeout: 30_000 });
+    expect(await namespacePids(namespace!)).toEqual([]);
+    // The droplet beside it is untouched, and nothing was reported as a failure.
+    expect((await root('echo still-up')).stdout).toBe('still-up\n');
+    expect(errors).toEqual([]);
   });
 });
