@@ -22,6 +22,13 @@ import { CommandError, run } from './exec.ts';
  * so no address a droplet is given can be anybody's. One constant, used everywhere.
  */
 export const HOST_NETWORK = { base: '198.18.0.0', prefix: 15 } as const;
+/**
+ * Where droplets reach services the machine offers them (berth's droplet API), as a
+ * DigitalOcean droplet reaches a service on the internet: one address for every droplet,
+ * held on the machine's loopback interface and routed to from each droplet through its
+ * link. It is subnet 0's host side, and subnet 0 is never handed out.
+ */
+export const MACHINE_ADDRESS = '198.18.0.1';
 /** DigitalOcean's metadata address, as droplets see it. */
 export const METADATA_ADDRESS = '169.254.169.254';
 /** Every namespace this emulator creates starts with this, then `<owner pid>-<emulator id>-`. */
@@ -70,8 +77,9 @@ export async function createDropletNetwork(namespace: string): Promise<DropletNe
   await run('ip', ['netns', 'add', namespace]);
   try {
     const start = randomInt(SUBNETS);
-    for (let tried = 0; tried < SUBNETS; tried++) {
-      const index = (start + tried) % SUBNETS;
+    for (let tried = 0; tried < SUBNETS - 1; tried++) {
+      // Subnet 0 holds MACHINE_ADDRESS.
+      const index = 1 + ((start + tried) % (SUBNETS - 1));
       const hostInterface = `bk${index}`;
       const mac = macFor(index);
       try {
@@ -121,6 +129,7 @@ async function configure(namespace: string, hostInterface: string, host: string,
       `addr add ${droplet}/30 dev eth0`,
       'link set eth0 up',
       `route add ${METADATA_ADDRESS}/32 via ${host} dev eth0`,
+      `route add ${MACHINE_ADDRESS}/32 via ${host} dev eth0`,
       '',
     ].join('\n'),
   });
@@ -146,10 +155,17 @@ async function configure(namespace: string, hostInterface: string, host: string,
  */
 export async function ensureRangeStaysLocal(): Promise<void> {
   const range = `${HOST_NETWORK.base}/${HOST_NETWORK.prefix}`;
-  try {
-    await run('ip', ['route', 'add', 'unreachable', range]);
-  } catch (err) {
-    if (!(err instanceof CommandError && /File exists/.test(err.stderr))) throw err;
+  for (const args of [
+    ['route', 'add', 'unreachable', range],
+    // The machine's own address for droplets, left in place like the route.
+    ['addr', 'add', `${MACHINE_ADDRESS}/32`, 'dev', 'lo'],
+  ]) {
+    try {
+      await run('ip', args);
+    } catch (err) {
+      // A second add answers "File exists" for a route, "Address already assigned" for an address.
+      if (!(err instanceof CommandError && /File exists|already assigned/.test(err.stderr))) throw err;
+    }
   }
 }
 
