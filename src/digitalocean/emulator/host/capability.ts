@@ -5,7 +5,9 @@
  * namespaces the kernel actually grants (a container may refuse them).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export type HostCapability = { ok: true } | { ok: false; reason: string };
 
@@ -60,5 +62,33 @@ function detect(): HostCapability {
       reason: `namespaces refused: ${(probe.stderr || probe.error?.message || '').trim()}`,
     };
   }
-  return { ok: true };
+  return probeOverlayAndNat();
+}
+
+/**
+ * What a boot needs beyond namespaces, tried in a throwaway mount and network namespace:
+ * an overlay of `/` with its upper layer in the temporary directory (refused when that
+ * directory is itself on overlayfs, as in many containers), and nftables NAT.
+ */
+function probeOverlayAndNat(): HostCapability {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-do-probe-'));
+  try {
+    for (const sub of ['upper', 'work', 'merged']) mkdirSync(join(dir, sub));
+    const script = [
+      `mount -t overlay overlay -o lowerdir=/,upperdir=${dir}/upper,workdir=${dir}/work ${dir}/merged`,
+      'nft add table ip probe',
+      'nft add chain ip probe output "{ type nat hook output priority -100; }"',
+    ].join(' && ');
+    const probe = spawnSync('unshare', ['--mount', '--net', '--', '/bin/sh', '-c', script], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    if (probe.status !== 0) {
+      const why = (probe.stderr || probe.error?.message || '').trim();
+      return { ok: false, reason: `overlayfs over / or nftables NAT refused in ${tmpdir()}: ${why}` };
+    }
+    return { ok: true };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
