@@ -18,6 +18,7 @@ import { PgRateBudget } from './digitalocean/pg-rate-budget.ts';
 import { setupDigitalOcean } from './digitalocean/setup.ts';
 import { AGENT_USER } from './domain/environments/cloud-init.ts';
 import { createHttpApp } from './http/app.ts';
+import { createDropletApp } from './http/droplet-app.ts';
 import { forgetInternalAddress, recordInternalAddress } from './http/internal-address.ts';
 import { createInternalApp } from './http/internal-app.ts';
 import { clientIpResolver } from './http/middleware.ts';
@@ -35,6 +36,7 @@ import { createObservers, type Observers } from './observability/observers.ts';
 import { AgentService } from './services/agent-service.ts';
 import type { EnvironmentService, OnboardingService } from './services/contracts.ts';
 import { DeploymentKeyService } from './services/deployment-keys.ts';
+import { DropletAccessService } from './services/droplet-access.ts';
 import { createEnvironmentModule, type EnvironmentModule } from './services/environments/index.ts';
 import { MemoryKeyCache, RedisKeyCache, TieredKeyCache } from './services/key-cache.ts';
 import { startKeyChangeBus } from './services/key-invalidation.ts';
@@ -56,6 +58,8 @@ export interface Core {
   keyring: ReturnType<typeof loadKeyring>['keyring'];
   sshKeys: SshKeyService;
   deploymentKeys: DeploymentKeyService;
+  /** Droplets' login checks; `serveAt` once the droplet API listens. */
+  dropletAccess: DropletAccessService;
   environments: EnvironmentModule;
   digitalocean: Awaited<ReturnType<typeof setupDigitalOcean>>;
   /** The durable job queue; define jobs on it before `startJobs`. */
@@ -117,15 +121,30 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
     // Each user's key list, for the API's reads; kept fresh by the same bus, and off
     // while the bus cannot hear changes.
     const keyLists = new KeyListCache({}, observers.keyLists);
+    // Droplets' login checks read the same key lists, and wait on the bus's fence so that
+    // no process answers a key whose DELETE has returned on another.
+    const dropletAccess = new DropletAccessService({
+      authz,
+      keyLists,
+      fence: () => bus.fence(),
+      logger,
+      graceSeconds: config.dropletApi.graceSeconds,
+      agentUser: AGENT_USER,
+      observer: observers.dropletAccess,
+    });
     const bus = await startKeyChangeBus({
       engine: database.engine,
       cache,
       shared,
       onError: onCacheError,
-      onChange: (userId) => keyLists.invalidate(userId),
+      onChange: (userId) => {
+        keyLists.invalidate(userId);
+        dropletAccess.invalidate(userId);
+      },
       onListening: (listening) => {
         observers.keyChangesHeard(listening);
         keyLists.listening(listening);
+        dropletAccess.listening(listening);
         if (listening) logger.info('key changes are heard again: the key list cache is back on');
         else logger.warn('key changes cannot be heard (LISTEN lost): the key list cache is off until then');
       },
@@ -207,6 +226,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       maxLiveEnvironmentsPerUser: config.limits.liveEnvironmentsPerUser,
       leaseMs: config.reconcileLeaseMs,
       observer: observers.deploys,
+      access: dropletAccess,
     });
     closers.push(() => environments.close());
     jobs.define(reconcileEnvironmentsJob(environments.reconciler, config.reconcileIntervalMs));
@@ -229,6 +249,7 @@ export async function buildCore(config: Config, logger: Logger): Promise<Core> {
       keyring,
       sshKeys,
       deploymentKeys,
+      dropletAccess,
       environments,
       digitalocean,
       jobs,
@@ -287,6 +308,7 @@ export async function startServer(
       { port: config.port, host: config.host },
     );
     stops.push(() => publicListener.close());
+    const dropletApiUrl = await startDropletApi(config, core, logger, stops);
     await core.startJobs();
     const onboarding = parts.onboarding ?? core.onboarding;
     const registration = onboarding;
@@ -373,6 +395,7 @@ export async function startServer(
         metrics: metrics.url(publicListener.url, internalUrl),
         auth: auth.mode,
         database: core.database.engine.kind,
+        dropletApi: dropletApiUrl,
       },
       'berth is serving',
     );
@@ -384,6 +407,38 @@ export async function startServer(
     await stop();
     throw error;
   }
+}
+
+/**
+ * The droplet-facing API's listener, and the URL droplets are told: the configured one,
+ * else, with the emulator's real hosts, the address they reach this machine at. With
+ * neither, no listener: droplets get fixed access, and the log says so.
+ */
+async function startDropletApi(
+  config: Config,
+  core: Core,
+  logger: Logger,
+  stops: (() => Promise<void>)[],
+): Promise<string | null> {
+  const machine = core.digitalocean.machineAddress;
+  const host = config.dropletApi.url || !machine ? config.dropletApi.host : machine;
+  if (!config.dropletApi.url && !machine) {
+    logger.warn(
+      'the droplet API is not started: BERTH_DROPLET_API_URL is not set, so new droplets keep the keys they are created with',
+    );
+    return null;
+  }
+  const app = createDropletApp({
+    access: core.dropletAccess,
+    clientIp: clientIpResolver(config.http.trustedProxyHops),
+    logger,
+    observe: observeRequests({ logger, observer: core.observers.http('droplet') }),
+  });
+  const listener = await listen(app.fetch, { port: config.dropletApi.port, host });
+  stops.push(() => listener.close());
+  const url = config.dropletApi.url ?? listener.url;
+  core.dropletAccess.serveAt(url);
+  return url;
 }
 
 export function defaultLogger(config: Config): Logger {

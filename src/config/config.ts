@@ -75,6 +75,11 @@ const schema = z.object({
   BERTH_INTERNAL_API_SECRET: optional,
   // Metrics (src/observability): the bearer token a Prometheus scrape presents.
   BERTH_METRICS_TOKEN: optional,
+  // The droplet-facing API (src/http/droplet-app.ts): sshd's login check on droplets.
+  BERTH_DROPLET_API_URL: optional,
+  BERTH_DROPLET_API_PORT: port(8082),
+  BERTH_DROPLET_API_HOST: z.string().default('127.0.0.1'),
+  BERTH_DROPLET_LOGIN_GRACE_SECONDS: z.coerce.number().int().min(0).default(3600),
 });
 
 export interface Config {
@@ -121,6 +126,36 @@ export interface Config {
   internal: { port: number; host: string; secret: string | undefined };
   /** `GET /metrics`: on the internal listener, or on the public one behind this token. */
   metrics: { token: string | undefined };
+  /**
+   * The droplet-facing API: its URL as droplets reach it (none: droplets made without
+   * the emulator get fixed access), its listener, and how long a droplet that cannot
+   * reach berth keeps admitting the keys of its last good answer.
+   */
+  dropletApi: { url: string | undefined; port: number; host: string; graceSeconds: number };
+}
+
+/**
+ * Droplets send their credential to this URL, so it must be https, except on loopback
+ * and on the local DigitalOcean's own range (198.18.0.0/15), where nothing leaves the
+ * machine.
+ */
+export function checkDropletApiUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`BERTH_DROPLET_API_URL: "${text}" is not a URL.`);
+  }
+  const local = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|198\.1[89]\.\d+\.\d+)$/.test(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+    throw new ConfigError(
+      'BERTH_DROPLET_API_URL must be https (http only on loopback or the local emulator).',
+    );
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('BERTH_DROPLET_API_URL must be a plain URL (no query, fragment or credentials).');
+  }
+  return url.href.replace(/\/$/, '');
 }
 
 function parseFallbackKeys(text: string | undefined): (number | string)[] {
@@ -200,5 +235,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     internal: { port: e.INTERNAL_PORT, host: e.INTERNAL_HOST, secret: e.BERTH_INTERNAL_API_SECRET },
     metrics: { token: e.BERTH_METRICS_TOKEN },
+    dropletApi: {
+      url: e.BERTH_DROPLET_API_URL === undefined ? undefined : checkDropletApiUrl(e.BERTH_DROPLET_API_URL),
+      port: e.BERTH_DROPLET_API_PORT,
+      host: e.BERTH_DROPLET_API_HOST,
+      graceSeconds: e.BERTH_DROPLET_LOGIN_GRACE_SECONDS,
+    },
   };
 }

@@ -15,6 +15,7 @@ import {
   type TokenProvider,
   type TransportObserver,
 } from './client/index.ts';
+import { ensureRangeStaysLocal, MACHINE_ADDRESS } from './emulator/host/network.ts';
 import { createEmulator, type Emulator, parseHostsSetting } from './emulator/index.ts';
 
 export interface DigitalOceanSetupOptions {
@@ -39,6 +40,11 @@ export interface DigitalOceanSetup {
    * hosts); light droplets do not, so only root exists on them.
    */
   runsUserData: boolean;
+  /**
+   * The address droplets reach this machine at, when berth runs the emulator with real
+   * hosts (berth's droplet API listens there); null otherwise.
+   */
+  machineAddress: string | null;
   close(): Promise<void>;
 }
 
@@ -55,7 +61,14 @@ export async function setupDigitalOcean(options: DigitalOceanSetupOptions): Prom
       logger,
       observer: options.observer,
     });
-    return { client, emulator: null, sshPort: 22, runsUserData: true, close: async () => {} };
+    return {
+      client,
+      emulator: null,
+      sshPort: 22,
+      runsUserData: true,
+      machineAddress: null,
+      close: async () => {},
+    };
   }
   const token = randomBytes(24).toString('hex');
   const emulator = createEmulator({
@@ -81,11 +94,15 @@ export async function setupDigitalOcean(options: DigitalOceanSetupOptions): Prom
     logger,
     observer: options.observer,
   });
+  // Real hosts reach the machine at one address, which must exist before berth listens on it.
+  const real = emulator.hosts.kind === 'real';
+  if (real) await ensureRangeStaysLocal();
   return {
     client,
     emulator,
     sshPort: emulator.sshPort,
-    runsUserData: emulator.hosts.kind === 'real',
+    runsUserData: real,
+    machineAddress: real ? MACHINE_ADDRESS : null,
     close: () => emulator.close(),
   };
 }

@@ -144,6 +144,10 @@ export const EnvironmentSchema = z
     ssh_user: z.string(),
     ssh_key_fingerprints: z.array(z.string()),
     used_fallback_keys: z.boolean(),
+    login_access: z.enum(['live', 'fixed']).openapi({
+      description:
+        'live: logins are checked against berth at each login, so adding or deleting a key applies at once; fixed: only the keys the droplet was created with let anyone in (droplets made before live checks).',
+    }),
     error_message: z.string().nullable(),
     created_at: timestamp(),
     updated_at: timestamp(),
@@ -161,6 +165,7 @@ export const toEnvironment = (env: ToolEnvironment) => ({
   ssh_user: env.sshUser,
   ssh_key_fingerprints: [...env.sshKeyFingerprints],
   used_fallback_keys: env.usedFallbackKeys,
+  login_access: env.loginAccess,
   error_message: env.errorMessage,
   created_at: env.createdAt.toISOString(),
   updated_at: env.updatedAt.toISOString(),

@@ -62,6 +62,13 @@ export function createMetrics(options: { version?: string } = {}) {
       labelNames: ['outcome', 'path'],
       registers,
     }),
+    dropletKeyLookups: new Histogram({
+      name: 'berth_droplet_key_lookup_seconds',
+      help: 'Droplets’ login key lookups (sshd asking berth at a login), by outcome: answered, other_login (a login berth gives no keys), refused (bad or revoked credential), limited (a source turned away after refusals).',
+      labelNames: ['outcome'],
+      buckets: KEY_SECONDS,
+      registers,
+    }),
     keyCache: new Counter({
       name: 'berth_ssh_key_cache_requests_total',
       help: 'Deployment key cache lookups, by result (hit_memory, hit_redis, miss).',

@@ -8,6 +8,7 @@
 import type { TransportObserver } from '../digitalocean/client/index.ts';
 import type { JobObserver } from '../jobs/runner.ts';
 import type { DeployKeyObserver } from '../services/deployment-keys.ts';
+import type { DropletAccessObserver } from '../services/droplet-access.ts';
 import type { DeployObserver } from '../services/environments/provisioner.ts';
 import type { CacheObserver } from '../services/key-cache.ts';
 import type { KeyListCacheObserver } from '../services/key-list-cache.ts';
@@ -26,10 +27,11 @@ export interface Observers {
   keyChangesHeard(listening: boolean): void;
   deployKeys: DeployKeyObserver;
   deploys: DeployObserver;
+  dropletAccess: DropletAccessObserver;
   digitalocean: TransportObserver;
   jobs: JobObserver;
   vault: VaultObserver;
-  http(listener: 'public' | 'internal'): HttpObserver;
+  http(listener: 'public' | 'internal' | 'droplet'): HttpObserver;
 }
 
 const ID_SEGMENT = /^(?:\d+|[0-9a-f]{2}(?::[0-9a-f]{2})+|[0-9a-f-]{32,36}|[0-9a-f]{40,64})$/i;
@@ -76,6 +78,9 @@ export function createObservers(metrics: Metrics): Observers {
         metrics.deploys.inc({ outcome, path });
         metrics.deployDuration.observe({ path }, seconds);
       },
+    },
+    dropletAccess: {
+      lookup: (outcome, seconds) => metrics.dropletKeyLookups.observe({ outcome }, seconds),
     },
     digitalocean: {
       call({ method, path, status, seconds }) {

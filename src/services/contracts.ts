@@ -20,6 +20,12 @@ export interface ToolEnvironment {
   sshUser: string;
   sshKeyFingerprints: string[];
   usedFallbackKeys: boolean;
+  /**
+   * `live`: sshd asks berth at each login, so the owner's key changes apply to this
+   * environment at once; `fixed`: only the keys it was created with (environments made
+   * before berth installed its login check, or while no droplet API was configured).
+   */
+  loginAccess: 'live' | 'fixed';
   errorMessage: string | null;
   createdAt: Date;
   updatedAt: Date;

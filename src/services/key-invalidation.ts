@@ -17,6 +17,16 @@ export const KEY_CHANGES_CHANNEL = 'berth_key_changes';
 export interface KeyChangeBus {
   /** Publishes inside `tx`; throws (so the caller rolls back) when it cannot. */
   publish(userId: string, tx: Tx): Promise<void>;
+  /**
+   * Resolves once every change committed before the call has been heard (and `onChange`
+   * told of it): a round trip on the LISTEN connection, whose answer PostgreSQL sends
+   * only after the notifications pending for it. Calls that arrive while one is in
+   * flight share the next round trip. On PGlite (one process holds the database) and
+   * while the connection is down it resolves at once: true when every change is known
+   * to have been heard, false when that cannot be said (the connection is down or the
+   * round trip failed), when a caller must not trust what the bus keeps fresh.
+   */
+  fence(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -39,18 +49,28 @@ export async function startKeyChangeBus(options: KeyChangeBusOptions): Promise<K
   const onMessage = (payload: string | undefined) => {
     if (!payload) return;
     // `<user>:registered` is a key's first DigitalOcean id (migration 0006): the
-    // deployment keys cached for the user hold registered keys only, and stay right.
+    // deployment keys cached for the user hold registered keys only, and stay right;
+    // `<user>:credential` is a droplet credential revoked, which leaves them right too.
     const [userId, kind] = payload.split(':');
     if (!userId) return;
-    if (kind !== 'registered') void options.cache.delete(userId).catch(options.onError ?? (() => {}));
+    if (kind !== 'registered' && kind !== 'credential')
+      void options.cache.delete(userId).catch(options.onError ?? (() => {}));
     options.onChange?.(userId);
   };
   let stop: () => Promise<void>;
+  let fence: () => Promise<boolean> = async () => true;
   if (options.engine.kind === 'pglite') {
     const unlisten = await options.engine.pglite.listen(KEY_CHANGES_CHANNEL, onMessage);
     stop = unlisten;
   } else {
-    stop = await listenOnServer(options.engine.url, onMessage, options.onError, options.onListening);
+    const listening = await listenOnServer(
+      options.engine.url,
+      onMessage,
+      options.onError,
+      options.onListening,
+    );
+    stop = listening.stop;
+    fence = listening.fence;
   }
   return {
     // The NOTIFY itself comes from the trigger on `user_ssh_keys` (migration 0006), which
@@ -59,6 +79,7 @@ export async function startKeyChangeBus(options: KeyChangeBusOptions): Promise<K
     async publish(userId, _tx) {
       await options.shared?.delete(userId);
     },
+    fence: () => fence(),
     close: () => stop(),
   };
 }
@@ -74,7 +95,7 @@ async function listenOnServer(
   onMessage: (payload: string | undefined) => void,
   onError: ((error: unknown) => void) | undefined,
   onListening: ((listening: boolean) => void) | undefined,
-): Promise<() => Promise<void>> {
+): Promise<{ stop: () => Promise<void>; fence: () => Promise<boolean> }> {
   let client: pg.Client | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
@@ -88,6 +109,7 @@ async function listenOnServer(
       if (error) onError?.(error);
       if (!listening || closed) return;
       listening = false;
+      if (client === c) client = null;
       onListening?.(false);
       c.end().catch(() => {});
       retry = setTimeout(reconnect, 1000);
@@ -115,9 +137,38 @@ async function listenOnServer(
       });
   };
   await connect();
-  return async () => {
-    closed = true;
-    clearTimeout(retry);
-    await client?.end().catch(() => {});
+  // A fence must be a round trip that starts after its caller asked: one in flight may
+  // have been answered before the caller's change was heard. So callers join the round
+  // trip queued behind the one in flight, and at most two exist at a time.
+  let inFlight: Promise<boolean> | null = null;
+  let queued: Promise<boolean> | null = null;
+  const roundTrip = (): Promise<boolean> => {
+    const c = client;
+    if (!c || closed) return Promise.resolve(false);
+    const done = c.query('select 1').then(
+      () => true,
+      () => false,
+    );
+    inFlight = done.finally(() => {
+      if (inFlight === tracked) inFlight = null;
+    });
+    const tracked = inFlight;
+    return tracked;
+  };
+  const fence = (): Promise<boolean> => {
+    if (!inFlight) return roundTrip();
+    queued ??= inFlight.then(() => {
+      queued = null;
+      return roundTrip();
+    });
+    return queued;
+  };
+  return {
+    stop: async () => {
+      closed = true;
+      clearTimeout(retry);
+      await client?.end().catch(() => {});
+    },
+    fence,
   };
 }

@@ -31,7 +31,8 @@ export type AuditOperation =
   | 'reconcile.adopted'
   | 'reconcile.destroyed'
   | 'reconcile.unresponsive'
-  | 'reconcile.resumed';
+  | 'reconcile.resumed'
+  | 'droplet.credential_refused';
 
 export interface AuditEntry {
   userId: string | null;
@@ -51,6 +52,8 @@ export interface AuditEntry {
     dropletId?: number;
     digitaloceanKeyIds?: (number | string)[];
     usedFallbackKeys?: boolean;
+    /** Where a refused droplet credential came from. */
+    sourceAddress?: string;
   };
 }
 

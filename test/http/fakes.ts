@@ -39,6 +39,7 @@ const view = (row: EnvironmentRow): ToolEnvironment => ({
   sshUser: 'root',
   sshKeyFingerprints: row.sshKeyFingerprints,
   usedFallbackKeys: row.usedFallbackKeys,
+  loginAccess: row.loginAccess,
   errorMessage: row.errorMessage,
   createdAt: row.createdAt,
   updatedAt: row.updatedAt,

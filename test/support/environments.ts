@@ -18,11 +18,16 @@ import { createSpecValidator } from '../../src/digitalocean/spec/validator.ts';
 import { AGENT_USER } from '../../src/domain/environments/cloud-init.ts';
 import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
 import { createKeyring, generateMasterKey } from '../../src/domain/vault/keyring.ts';
+import { createDropletApp } from '../../src/http/droplet-app.ts';
+import { clientIpResolver } from '../../src/http/middleware.ts';
+import { listen } from '../../src/http/server.ts';
 import { DeploymentKeyService } from '../../src/services/deployment-keys.ts';
+import { DropletAccessService } from '../../src/services/droplet-access.ts';
 import { createEnvironmentModule, type EnvironmentModule } from '../../src/services/environments/index.ts';
 import { installationTagFor } from '../../src/services/environments/ports.ts';
 import { type KeyCache, MemoryKeyCache, TieredKeyCache } from '../../src/services/key-cache.ts';
 import { type KeyChangeBus, startKeyChangeBus } from '../../src/services/key-invalidation.ts';
+import { KeyListCache } from '../../src/services/key-list-cache.ts';
 import { KeyRegistrar } from '../../src/services/key-registration.ts';
 import { SshKeyService } from '../../src/services/ssh-key-service.ts';
 import { readInstallation } from '../../src/store/installation.ts';
@@ -46,6 +51,9 @@ export interface Stack {
   bus: KeyChangeBus;
   /** The deployment key cache behind `deploymentKeys`. */
   cache: KeyCache;
+  /** Droplets' login checks, and where the droplet API listens (when asked for). */
+  dropletAccess: DropletAccessService;
+  dropletApiUrl: string | null;
   /** Every line the DigitalOcean client logged, debug included, oldest first. */
   clientLog: { message: string; fields: Record<string, unknown> }[];
   createAgent(userId: string, name?: string): Promise<string>;
@@ -64,6 +72,8 @@ export async function openStack(
     hosts?: 'real' | 'light';
     /** Told of the emulator's problems (a real host's failed boot, with its log). */
     onEmulatorError?: (message: string) => void;
+    /** Serve the droplet API on this host (port 0), so deploys get live access. */
+    dropletApi?: { host: string; graceSeconds?: number; refusalsPerMinute?: number };
   } = {},
 ): Promise<Stack> {
   const t = options.existing ?? (await openTestDatabase(engine));
@@ -92,13 +102,44 @@ export async function openStack(
     breaker: { consecutiveFailures: 50 },
   });
   const cache = new TieredKeyCache(new MemoryKeyCache(), null);
-  const bus = await startKeyChangeBus({ engine: t.engine, cache, shared: null });
+  const keyLists = new KeyListCache();
+  const dropletAccess = new DropletAccessService({
+    authz: t.authz,
+    keyLists,
+    fence: () => bus.fence(),
+    logger,
+    graceSeconds: options.dropletApi?.graceSeconds ?? 3600,
+    agentUser: AGENT_USER,
+    ...(options.dropletApi?.refusalsPerMinute
+      ? { refusalsPerMinute: options.dropletApi.refusalsPerMinute }
+      : {}),
+  });
+  const bus = await startKeyChangeBus({
+    engine: t.engine,
+    cache,
+    shared: null,
+    onChange: (userId) => {
+      keyLists.invalidate(userId);
+      dropletAccess.invalidate(userId);
+    },
+    onListening: (heard) => {
+      keyLists.listening(heard);
+      dropletAccess.listening(heard);
+    },
+  });
+  let dropletListener: Awaited<ReturnType<typeof listen>> | null = null;
+  if (options.dropletApi) {
+    const app = createDropletApp({ access: dropletAccess, clientIp: clientIpResolver(0), logger });
+    dropletListener = await listen(app.fetch, { port: 0, host: options.dropletApi.host });
+    dropletAccess.serveAt(dropletListener.url);
+  }
   const secrets = new EncryptedSecretStore(new DbSecretStore(), createKeyring([generateMasterKey('k1')]));
   const sshKeys = new SshKeyService({
     authz: t.authz,
     secrets,
     keygen: { generate: async (o) => generateKeyPair(o) },
     onKeysChanged: (userId, tx) => bus.publish(userId, tx),
+    keyLists,
   });
   const registrar = new KeyRegistrar({ authz: t.authz, registry: client });
   const deploymentKeys = new DeploymentKeyService({
@@ -128,6 +169,7 @@ export async function openStack(
     installationId,
     follow: { firstDelayMs: 100, maxDelayMs: 300 },
     leaseMs: 0,
+    access: dropletAccess,
   });
   return {
     t,
@@ -139,6 +181,8 @@ export async function openStack(
     installationTag: installationTagFor(installationId),
     bus,
     cache,
+    dropletAccess,
+    dropletApiUrl: dropletListener?.url ?? null,
     clientLog,
     async createAgent(userId, name = 'agent') {
       const id = randomUUID();
@@ -147,6 +191,7 @@ export async function openStack(
     },
     async close() {
       await environments.close();
+      await dropletListener?.close();
       await bus.close();
       if (!options.reuseEmulator) await emulator.close();
       if (!options.existing) await t.close();

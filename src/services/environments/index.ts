@@ -9,7 +9,7 @@ import type { DeploymentKeyService } from '../deployment-keys.ts';
 import { ToolEnvironmentService } from './environment-service.ts';
 import { DropletFollower } from './follower.ts';
 import { type DropletApi, type DropletSettings, installationTagFor } from './ports.ts';
-import { type DeployObserver, Provisioner } from './provisioner.ts';
+import { type DeployObserver, Provisioner, type ProvisionerDeps } from './provisioner.ts';
 import { Reconciler } from './reconciler.ts';
 
 export interface EnvironmentModule {
@@ -33,6 +33,8 @@ export function createEnvironmentModule(deps: {
   follow?: { firstDelayMs?: number; maxDelayMs?: number };
   leaseMs?: number;
   observer?: DeployObserver;
+  /** Droplet credentials for the login check (droplet-access.ts). */
+  access?: ProvisionerDeps['access'];
 }): EnvironmentModule {
   const { authz, droplets, settings, logger } = deps;
   const installationTag = installationTagFor(deps.installationId);
@@ -52,6 +54,7 @@ export function createEnvironmentModule(deps: {
     logger,
     installationTag,
     observer: deps.observer,
+    access: deps.access,
   });
   const service = new ToolEnvironmentService({
     authz,

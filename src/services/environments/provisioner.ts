@@ -20,6 +20,7 @@ import {
   transition,
 } from '../../store/environments.ts';
 import type { DeploymentKeyService, DeploymentKeys, KeyPath } from '../deployment-keys.ts';
+import type { DropletAccessService } from '../droplet-access.ts';
 import { type OperationContext, requestIdOf } from '../ssh-key-service.ts';
 import type { DropletFollower } from './follower.ts';
 import { type DropletApi, type DropletSettings, ownerOf } from './ports.ts';
@@ -34,6 +35,8 @@ export interface ProvisionerDeps {
   /** This installation's tag: every droplet it creates carries it; a teardown by tag spares another's. */
   installationTag: string;
   observer?: DeployObserver;
+  /** Droplet credentials: made before each create, revoked when a teardown starts. */
+  access?: Pick<DropletAccessService, 'issue' | 'revoke'>;
 }
 
 /**
@@ -94,6 +97,13 @@ export class Provisioner {
     const { authz, droplets, settings } = this.deps;
     let dropletId: number;
     try {
+      // A new credential for every create attempt: one a failed attempt's user_data
+      // carried is replaced, so it opens nothing.
+      const loginCheck = await this.deps.access?.issue({
+        id: env.id,
+        userId: env.userId,
+        usedFallbackKeys: keys.usedFallbackKeys,
+      });
       const result = await droplets.createDroplet(
         {
           name: env.name,
@@ -103,7 +113,11 @@ export class Provisioner {
           ssh_keys: keys.refs,
           // A record made before installations had ids lacks the installation's tag.
           tags: withTag(env.tags, this.deps.installationTag),
-          user_data: buildCloudInit({ agentUser: 'agent', installDocker: settings.installDocker }),
+          user_data: buildCloudInit({
+            agentUser: 'agent',
+            installDocker: settings.installDocker,
+            ...(loginCheck ? { loginCheck } : {}),
+          }),
         },
         // The first create under this deploy tag needs no lookup before it; a resumed
         // one (a second attempt on the same record) looks the tag up first.
@@ -141,6 +155,8 @@ export class Provisioner {
     );
     if (!env) return;
     try {
+      // Logins stop before the droplet goes: from here on the droplet's credential opens nothing.
+      await this.deps.access?.revoke(env.id, env.userId);
       const call = { priority: 'deploy', ...requestIdOf(ctx) } as const;
       if (env.dropletId) await droplets.deleteDroplet(env.dropletId, call);
       // No id recorded (the create may still have happened): the deploy tag finds it. Of

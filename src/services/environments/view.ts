@@ -14,6 +14,7 @@ export function toView(row: EnvironmentRow, sshUser: string): ToolEnvironment {
     sshUser,
     sshKeyFingerprints: row.sshKeyFingerprints,
     usedFallbackKeys: row.usedFallbackKeys,
+    loginAccess: row.loginAccess,
     errorMessage: row.errorMessage,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

@@ -1417,6 +1417,11 @@ export interface components {
              */
             id: string;
             ip_address: string | null;
+            /**
+             * @description live: logins are checked against berth at each login, so adding or deleting a key applies at once; fixed: only the keys the droplet was created with let anyone in (droplets made before live checks).
+             * @enum {string}
+             */
+            login_access: "live" | "fixed";
             name: string;
             ssh_key_fingerprints: string[];
             /** @description Where to SSH. */

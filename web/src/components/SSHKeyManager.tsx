@@ -32,7 +32,11 @@ export function SSHKeyManager({ saveFile = saveTextFile }: { saveFile?: SaveFile
       <header className="page-head">
         <div>
           <h1 id="keys-heading">SSH keys</h1>
-          <p className="lede">Every key here is put on each droplet berth deploys for your agents.</p>
+          <p className="lede">
+            Every key here opens your agents’ droplets, running ones included: a key you add logs in at the
+            next login, a key you delete is refused from then on. Droplets whose access says “fixed” keep the
+            keys they were created with.
+          </p>
         </div>
         <div className="actions">
           <button

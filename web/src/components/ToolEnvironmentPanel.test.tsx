@@ -18,6 +18,7 @@ function environment(status: string, extra: Record<string, unknown> = {}) {
     ssh_user: 'root',
     ssh_key_fingerprints: [keyFixture().fingerprint_md5],
     used_fallback_keys: false,
+    login_access: 'live',
     error_message: null,
     created_at: '2026-01-02T03:04:05.000Z',
     updated_at: '2026-01-02T03:04:05.000Z',
@@ -64,7 +65,13 @@ describe('ToolEnvironmentPanel', () => {
     const berth = fakeBerth({
       'GET /api/ssh-keys': () => json({ keys: [] }),
       'GET /api/agents/{id}/tool-environment': () =>
-        json({ environment: environment('active', { used_fallback_keys: true, ssh_key_fingerprints: [] }) }),
+        json({
+          environment: environment('active', {
+            used_fallback_keys: true,
+            login_access: 'fixed',
+            ssh_key_fingerprints: [],
+          }),
+        }),
     });
     renderWithApi(
       <ToolEnvironmentPanel agentId={AGENT} agentName="scout" pollMs={10_000} />,
@@ -72,6 +79,21 @@ describe('ToolEnvironmentPanel', () => {
     );
     const note = await screen.findByRole('note');
     expect(note.textContent).toContain('Created with the operator’s fallback keys.');
+    expect(screen.getByTestId('login-access').textContent).toBe('Fixed: only the keys it was created with');
+  });
+
+  it('says a droplet’s access is live when its logins are checked against berth', async () => {
+    const berth = fakeBerth({
+      'GET /api/ssh-keys': () => json({ keys: [keyFixture()] }),
+      'GET /api/agents/{id}/tool-environment': () => json({ environment: environment('active') }),
+    });
+    renderWithApi(
+      <ToolEnvironmentPanel agentId={AGENT} agentName="scout" pollMs={10_000} />,
+      testClient(berth.fetch),
+    );
+    expect((await screen.findByTestId('login-access')).textContent).toBe(
+      'Live: your SSH keys are checked at each login',
+    );
   });
 
   it('tears down only after confirming, and offers to retry a failed deploy', async () => {

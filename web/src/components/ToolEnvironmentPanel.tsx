@@ -55,7 +55,7 @@ export function ToolEnvironmentPanel({
         </p>
       ) : null}
 
-      {env?.used_fallback_keys ? (
+      {env?.used_fallback_keys && env.login_access === 'fixed' ? (
         <p className="callout callout-warn" role="note">
           <strong>Created with the operator’s fallback keys.</strong> Your own keys were not ready, so berth
           used the keys your operator set up. Your keys may not log in: tear it down and deploy again once
@@ -79,6 +79,14 @@ export function ToolEnvironmentPanel({
               <dd className="mono">{env.droplet_id}</dd>
             </div>
           ) : null}
+          <div>
+            <dt>Access</dt>
+            <dd data-testid="login-access">
+              {env.login_access === 'live'
+                ? 'Live: your SSH keys are checked at each login'
+                : 'Fixed: only the keys it was created with'}
+            </dd>
+          </div>
         </dl>
       ) : null}
 

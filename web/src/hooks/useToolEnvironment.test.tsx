@@ -18,6 +18,7 @@ function environment(status: string, extra: Record<string, unknown> = {}) {
     ssh_user: 'root',
     ssh_key_fingerprints: [],
     used_fallback_keys: false,
+    login_access: 'live',
     error_message: null,
     created_at: '2026-01-02T03:04:05.000Z',
     updated_at: '2026-01-02T03:04:05.000Z',
