@@ -87,13 +87,14 @@ export function createHostRuntime(options: HostRuntimeOptions = {}): SshHost {
       entry.network = await createDropletNetwork(namespaceName(process.pid, emulatorId, target.id));
       check();
       const network = entry.network;
+      // Read at each request: once a renamed droplet boots again, its metadata has the new name.
       entry.metadata = await listenMetadata(network.hostAddress, () => ({
-        dropletId: target.id,
-        hostname: target.name,
-        userData: target.userData,
-        publicKeys: target.authorizedKeys,
-        region: target.region ?? 'nyc3',
-        tags: target.tags ?? [],
+        dropletId: entry.target.id,
+        hostname: entry.target.name,
+        userData: entry.target.userData,
+        publicKeys: entry.target.authorizedKeys,
+        region: entry.target.region ?? 'nyc3',
+        tags: entry.target.tags ?? [],
         address: network.address,
         netmask: network.netmask,
         gateway: network.hostAddress,
