@@ -15,7 +15,7 @@ export interface ToolEnvironment {
   dropletId: number | null;
   name: string;
   ipAddress: string | null;
-  /** Where to SSH: 22 on DigitalOcean, the droplet's own port on the local emulator. */
+  /** Where to SSH: 22 (DigitalOcean, the emulator's real hosts), or its light droplets' port. */
   sshPort: number | null;
   sshUser: string;
   sshKeyFingerprints: string[];

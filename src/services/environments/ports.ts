@@ -26,7 +26,7 @@ export interface DropletSettings {
   region: string;
   size: string;
   image: string;
-  /** Where users SSH to: 22 on DigitalOcean, the emulator's port locally. */
+  /** Where users SSH to: 22 (DigitalOcean, the emulator's real hosts), or its light droplets' port. */
   sshPort: number;
   sshUser: string;
   installDocker: boolean;

@@ -130,6 +130,10 @@ describeRealHosts('a real-host droplet', () => {
     // The machine's processes (this test runner among them) are invisible inside.
     const processes = (await root('ps -e -o comm=')).stdout.split('\n');
     expect(processes).not.toContain('node');
+    // Nor can a droplet's root signal them: this runner's pid means nothing inside.
+    expect(
+      (await root(`kill -0 ${process.pid} 2>/dev/null && echo reached || echo unreachable`)).stdout,
+    ).toBe('unreachable\n');
     expect((await root('cat /proc/1/cmdline | tr "\\0" " "')).stdout).toMatch(/^\/bin\/sh -c/);
     // Host keys were made at first boot, not copied from the machine.
     const hostKey = (await root('cat /etc/ssh/ssh_host_ed25519_key.pub')).stdout.split(' ')[1];
