@@ -82,7 +82,10 @@ export class EmbeddedAuthService {
   /** Checked against when the email is unknown, so that case costs what a wrong password does. */
   private readonly dummyHash: Promise<string>;
 
-  constructor(private readonly deps: EmbeddedAuthDeps) {
+  private readonly deps: EmbeddedAuthDeps;
+
+  constructor(deps: EmbeddedAuthDeps) {
+    this.deps = deps;
     this.dummyHash = hashPassword(randomUUID());
   }
 

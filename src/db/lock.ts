@@ -25,16 +25,18 @@ export interface DirectoryLock {
 }
 
 export class DirectoryLockedError extends Error {
+  readonly dir: string;
+  readonly pid: number;
+
   /** The holder, which `berth vault rotate` asks to do the work when it is a serving berth. */
-  constructor(
-    readonly dir: string,
-    readonly pid: number,
-  ) {
+  constructor(dir: string, pid: number) {
     super(
       `The data directory ${dir} is in use by another berth process (pid ${pid}). ` +
         'Stop it, or give this one its own BERTH_DATA_DIR; to run several berth processes ' +
         'together, use a PostgreSQL server (DATABASE_URL).',
     );
+    this.dir = dir;
+    this.pid = pid;
     this.name = 'DirectoryLockedError';
   }
 }

@@ -37,11 +37,19 @@ export class PreparedStatements {
   /** Texts PREPARE refused: written inline from then on. */
   private readonly refused = new Set<string>();
 
+  private readonly literal: (value: unknown) => string;
+  private readonly inline: (statement: CompiledStatement) => string;
+  private readonly perConnection: number;
+
   constructor(
-    private readonly literal: (value: unknown) => string,
-    private readonly inline: (statement: CompiledStatement) => string,
-    private readonly perConnection = PER_CONNECTION,
-  ) {}
+    literal: (value: unknown) => string,
+    inline: (statement: CompiledStatement) => string,
+    perConnection = PER_CONNECTION,
+  ) {
+    this.literal = literal;
+    this.inline = inline;
+    this.perConnection = perConnection;
+  }
 
   /**
    * Forgets what `connection` holds, after its prepared statements went stale: a

@@ -37,7 +37,10 @@ export class PgRateBudget implements RateBudget {
   private deployWaiting = 0;
   private heldUntil = 0;
 
-  constructor(private readonly options: PgRateBudgetOptions) {
+  private readonly options: PgRateBudgetOptions;
+
+  constructor(options: PgRateBudgetOptions) {
+    this.options = options;
     this.tokenId = createHash('sha256').update(options.token).digest('hex').slice(0, 32);
     this.limits = options.limits ?? DIGITALOCEAN_LIMITS;
     this.clock = options.clock ?? systemClock;

@@ -32,12 +32,12 @@ export class TokenBuckets {
   private readonly buckets: LRUCache<string, Bucket>;
   private readonly refillPerMs: number;
 
-  constructor(
-    private readonly capacity: number,
-    perMinute: number,
-    private readonly now: () => number = Date.now,
-    maxKeys = 100_000,
-  ) {
+  private readonly capacity: number;
+  private readonly now: () => number;
+
+  constructor(capacity: number, perMinute: number, now: () => number = Date.now, maxKeys = 100_000) {
+    this.capacity = capacity;
+    this.now = now;
     this.refillPerMs = perMinute / 60_000;
     this.buckets = new LRUCache({ max: maxKeys });
   }

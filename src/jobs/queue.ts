@@ -77,7 +77,10 @@ export class JobQueue {
   private readonly role: 'worker' | 'client';
   private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
 
-  constructor(private readonly options: JobQueueOptions) {
+  private readonly options: JobQueueOptions;
+
+  constructor(options: JobQueueOptions) {
+    this.options = options;
     const { engine, logger } = options;
     this.role = options.role ?? 'worker';
     this.db =

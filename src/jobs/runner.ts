@@ -72,13 +72,25 @@ export class QueueRunner {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly running = new Map<string, Running>();
 
+  private readonly store: RunnerStore;
+  private readonly definition: ResolvedJobDefinition<unknown>;
+  private readonly logger: Logger;
+  private readonly pollingMs: number;
+  private readonly observer?: JobObserver;
+
   constructor(
-    private readonly store: RunnerStore,
-    private readonly definition: ResolvedJobDefinition<unknown>,
-    private readonly logger: Logger,
-    private readonly pollingMs: number,
-    private readonly observer?: JobObserver,
-  ) {}
+    store: RunnerStore,
+    definition: ResolvedJobDefinition<unknown>,
+    logger: Logger,
+    pollingMs: number,
+    observer?: JobObserver,
+  ) {
+    this.store = store;
+    this.definition = definition;
+    this.logger = logger;
+    this.pollingMs = pollingMs;
+    this.observer = observer;
+  }
 
   get name(): string {
     return this.definition.name;

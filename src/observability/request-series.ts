@@ -51,7 +51,10 @@ export class RequestSeries {
   private readonly byRoute = new Map<string, Series[]>();
   private readonly bounds: readonly number[];
 
-  constructor(private readonly options: RequestSeriesOptions) {
+  private readonly options: RequestSeriesOptions;
+
+  constructor(options: RequestSeriesOptions) {
+    this.options = options;
     this.bounds = [...options.buckets].sort((a, b) => a - b);
     options.registry.registerMetric(this.counterMetric() as unknown as Metric);
     options.registry.registerMetric(this.histogramMetric() as unknown as Metric);

@@ -41,7 +41,11 @@ export interface AgentServiceDeps {
 }
 
 export class AgentService {
-  constructor(private readonly deps: AgentServiceDeps) {}
+  private readonly deps: AgentServiceDeps;
+
+  constructor(deps: AgentServiceDeps) {
+    this.deps = deps;
+  }
 
   listAgents(userId: string): Promise<Agent[]> {
     return this.deps.authz.withUser(userId, (tx) => store.listAgents(tx, userId));

@@ -49,7 +49,11 @@ export interface DeploymentKeyDeps {
 export class DeploymentKeyService {
   private readonly inFlight = new Map<string, Promise<CachedKeys>>();
 
-  constructor(private readonly deps: DeploymentKeyDeps) {}
+  private readonly deps: DeploymentKeyDeps;
+
+  constructor(deps: DeploymentKeyDeps) {
+    this.deps = deps;
+  }
 
   /** The user's keys, ready on DigitalOcean: cached, or made ready now (once per user). */
   async getDeploymentSSHKeys(userId: string, ctx: OperationContext = {}): Promise<CachedKeys> {

@@ -83,7 +83,10 @@ export class DropletAccessService {
   private readonly logins: ReadonlySet<string>;
   private url: string | null = null;
 
-  constructor(private readonly deps: DropletAccessDeps) {
+  private readonly deps: DropletAccessDeps;
+
+  constructor(deps: DropletAccessDeps) {
+    this.deps = deps;
     const perMinute = deps.refusalsPerMinute ?? 30;
     this.refusals = new TokenBuckets(perMinute, perMinute);
     this.logins = new Set(['root', deps.agentUser]);

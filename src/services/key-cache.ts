@@ -55,10 +55,13 @@ export class MemoryKeyCache implements KeyCache {
 }
 
 export class RedisKeyCache implements KeyCache {
-  constructor(
-    private readonly redis: Redis,
-    private readonly ttlSeconds = 600,
-  ) {}
+  private readonly redis: Redis;
+  private readonly ttlSeconds: number;
+
+  constructor(redis: Redis, ttlSeconds = 600) {
+    this.redis = redis;
+    this.ttlSeconds = ttlSeconds;
+  }
 
   private key(userId: string) {
     return `berth:deploy-keys:${userId}`;
@@ -80,12 +83,22 @@ export class RedisKeyCache implements KeyCache {
 
 /** Memory first, then the shared layer; a shared-layer read failure is only a miss. */
 export class TieredKeyCache implements KeyCache {
+  private readonly memory: KeyCache;
+  private readonly shared: KeyCache | null;
+  private readonly observer: CacheObserver;
+  private readonly onSharedError: (error: unknown) => void;
+
   constructor(
-    private readonly memory: KeyCache,
-    private readonly shared: KeyCache | null,
-    private readonly observer: CacheObserver = noObserver,
-    private readonly onSharedError: (error: unknown) => void = () => {},
-  ) {}
+    memory: KeyCache,
+    shared: KeyCache | null,
+    observer: CacheObserver = noObserver,
+    onSharedError: (error: unknown) => void = () => {},
+  ) {
+    this.memory = memory;
+    this.shared = shared;
+    this.observer = observer;
+    this.onSharedError = onSharedError;
+  }
 
   async get(userId: string) {
     const local = await this.memory.get(userId);

@@ -36,10 +36,10 @@ export class KeyListCache {
   private changes = 0;
   private suspended = false;
 
-  constructor(
-    options: KeyListCacheOptions = {},
-    private readonly observer: KeyListCacheObserver = { hit() {}, miss() {} },
-  ) {
+  private readonly observer: KeyListCacheObserver;
+
+  constructor(options: KeyListCacheOptions = {}, observer: KeyListCacheObserver = { hit() {}, miss() {} }) {
+    this.observer = observer;
     // ttlResolution 0: the clock is read on each lookup. With the default, lru-cache
     // re-arms a timer every millisecond under load to expire its cached reading, which
     // cost more than reading the clock.

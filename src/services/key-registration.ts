@@ -69,7 +69,11 @@ export class KeyRegistrar {
    */
   private readonly recent = new LRUCache<string, number>({ max: 10_000 });
 
-  constructor(private readonly deps: { authz: Authz; registry: SshKeyRegistry }) {}
+  private readonly deps: { authz: Authz; registry: SshKeyRegistry };
+
+  constructor(deps: { authz: Authz; registry: SshKeyRegistry }) {
+    this.deps = deps;
+  }
 
   /** `register`, answered once every registration is recorded. */
   async registerAll(

@@ -43,7 +43,11 @@ export interface OnboardingRun {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class UserOnboardingService implements OnboardingService {
-  constructor(private readonly deps: OnboardingDeps) {}
+  private readonly deps: OnboardingDeps;
+
+  constructor(deps: OnboardingDeps) {
+    this.deps = deps;
+  }
 
   async enhancedUserRegistration(
     user: RegisteredUser,

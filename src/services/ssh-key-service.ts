@@ -73,7 +73,11 @@ export const DEFAULT_KEY_NAME = 'default';
 const NAME_MAX = 100;
 
 export class SshKeyService {
-  constructor(private readonly deps: SshKeyServiceDeps) {}
+  private readonly deps: SshKeyServiceDeps;
+
+  constructor(deps: SshKeyServiceDeps) {
+    this.deps = deps;
+  }
 
   /** Generates a key pair without storing it (pure work, RSA in a worker thread). */
   generateSSHKeyPair(algorithm: SshKeyAlgorithm = 'ed25519', comment = 'berth'): Promise<GeneratedKeyPair> {

@@ -44,14 +44,14 @@ export interface RotationOptions {
 
 /** Secrets that other work kept locked for longer than the rotation would wait. */
 export class VaultRotationIncompleteError extends UnavailableError {
-  constructor(
-    readonly remaining: number,
-    waitedMs: number,
-  ) {
+  readonly remaining: number;
+
+  constructor(remaining: number, waitedMs: number) {
     super(
       `${remaining} secret(s) are still under an older master key: other work held them locked ` +
         `for ${Math.round(waitedMs / 1000)} s. Run the rotation again; it resumes where it stopped.`,
     );
+    this.remaining = remaining;
   }
 }
 

@@ -79,11 +79,15 @@ export interface VaultObserver {
 }
 
 export class EncryptedSecretStore implements SecretStore {
-  constructor(
-    private readonly inner: SecretStore,
-    private readonly keyring: Keyring,
-    private readonly observer?: VaultObserver,
-  ) {}
+  private readonly inner: SecretStore;
+  private readonly keyring: Keyring;
+  private readonly observer?: VaultObserver;
+
+  constructor(inner: SecretStore, keyring: Keyring, observer?: VaultObserver) {
+    this.inner = inner;
+    this.keyring = keyring;
+    this.observer = observer;
+  }
 
   async insert(tx: Executor, record: SecretRecord): Promise<void> {
     await this.inner.insert(tx, this.seal(record));

@@ -48,10 +48,13 @@ const view = (row: EnvironmentRow): ToolEnvironment => ({
 export class FakeEnvironmentService implements EnvironmentService {
   readonly calls: { op: string; agentId: string; userId: string; ctx?: OperationContext | undefined }[] = [];
 
-  constructor(
-    private readonly authz: Authz,
-    private readonly agents: Pick<AgentService, 'getAgent'>,
-  ) {}
+  private readonly authz: Authz;
+  private readonly agents: Pick<AgentService, 'getAgent'>;
+
+  constructor(authz: Authz, agents: Pick<AgentService, 'getAgent'>) {
+    this.authz = authz;
+    this.agents = agents;
+  }
 
   async ensureToolEnvironmentReady(agentId: string, userId: string, ctx?: OperationContext) {
     this.calls.push({ op: 'ensure', agentId, userId, ctx });
@@ -110,7 +113,11 @@ export class FakeOnboardingService implements OnboardingService {
   readonly registered: RegisteredUser[] = [];
   readonly statuses = new Map<string, OnboardingStatus>();
 
-  constructor(private readonly authz: Authz) {}
+  private readonly authz: Authz;
+
+  constructor(authz: Authz) {
+    this.authz = authz;
+  }
 
   async enhancedUserRegistration(user: RegisteredUser) {
     this.registered.push(user);

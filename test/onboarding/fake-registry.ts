@@ -21,7 +21,11 @@ export class FakeKeyRegistry implements SshKeyRegistry {
   /** When set, every call fails with what it returns. */
   failWith: (() => Error) | null = null;
 
-  constructor(private readonly latencyMs = 0) {}
+  private readonly latencyMs: number;
+
+  constructor(latencyMs = 0) {
+    this.latencyMs = latencyMs;
+  }
 
   async ensureSshKey(
     key: { name: string; publicKey: string; fingerprintMd5: string },

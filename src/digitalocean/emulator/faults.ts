@@ -75,8 +75,12 @@ export class FaultInjector {
   private readonly calls = new Map<string, number>();
   private nextId = 1;
 
+  private readonly random: () => number;
+
   /** `random` decides rate-based faults; tests pass a deterministic one. */
-  constructor(private readonly random: () => number) {}
+  constructor(random: () => number) {
+    this.random = random;
+  }
 
   add(input: FaultRuleInput): FaultRule {
     const rule: FaultRule = {

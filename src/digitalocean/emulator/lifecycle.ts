@@ -38,7 +38,11 @@ export class Lifecycle {
   private chain: Promise<void> = Promise.resolve();
   private readonly booting = new Set<number>();
 
-  constructor(private readonly deps: LifecycleDeps) {}
+  private readonly deps: LifecycleDeps;
+
+  constructor(deps: LifecycleDeps) {
+    this.deps = deps;
+  }
 
   /** Records the `create` action of a droplet that was just stored. */
   recordCreate(droplet: DropletRecord): ActionRecord {

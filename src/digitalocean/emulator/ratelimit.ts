@@ -27,7 +27,11 @@ export class RateLimiter {
   private readonly hourly = new Map<string, number[]>();
   private readonly listCalls = new Map<string, number[]>();
 
-  constructor(private readonly limits: RateLimits) {}
+  private readonly limits: RateLimits;
+
+  constructor(limits: RateLimits) {
+    this.limits = limits;
+  }
 
   /** Counts one request by `token` at `now` (ms) unless a limit refuses it. */
   take(token: string, now: number, isListKeys: boolean): RateDecision {

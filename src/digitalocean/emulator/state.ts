@@ -75,7 +75,10 @@ export class EmulatorState {
   private addressCursor = 0;
   private readonly firstAddress: number;
 
-  constructor(private readonly addresses: AddressRange) {
+  private readonly addresses: AddressRange;
+
+  constructor(addresses: AddressRange) {
+    this.addresses = addresses;
     this.firstAddress = ipv4ToInt(addresses.first);
   }
 

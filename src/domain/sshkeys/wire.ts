@@ -114,7 +114,11 @@ export class WireWriter {
 export class WireReader {
   private offset = 0;
 
-  constructor(private readonly buf: Buffer) {}
+  private readonly buf: Buffer;
+
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
 
   get remaining(): number {
     return this.buf.length - this.offset;

@@ -54,12 +54,15 @@ export interface SecretBinding {
 }
 
 export class VaultMissingKeyError extends BerthError {
-  constructor(readonly keyId: string) {
+  readonly keyId: string;
+
+  constructor(keyId: string) {
     super(
       'vault_missing_key',
       `A stored secret was encrypted with master key "${keyId}", which is not in the keyring. Add it to BERTH_MASTER_KEYS.`,
       { keyId },
     );
+    this.keyId = keyId;
   }
 }
 

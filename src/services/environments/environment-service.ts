@@ -49,7 +49,11 @@ export interface EnvironmentServiceDeps {
 export class ToolEnvironmentService implements EnvironmentService {
   private readonly background = new Set<Promise<void>>();
 
-  constructor(private readonly deps: EnvironmentServiceDeps) {}
+  private readonly deps: EnvironmentServiceDeps;
+
+  constructor(deps: EnvironmentServiceDeps) {
+    this.deps = deps;
+  }
 
   async ensureToolEnvironmentReady(
     agentId: string,

@@ -35,7 +35,11 @@ export class DropletFollower {
   private running: Promise<void> | null = null;
   private closed = false;
 
-  constructor(private readonly options: FollowerOptions) {}
+  private readonly options: FollowerOptions;
+
+  constructor(options: FollowerOptions) {
+    this.options = options;
+  }
 
   follow(item: Followed): void {
     if (this.closed) return;

@@ -55,7 +55,11 @@ function describe(error: unknown): string {
 }
 
 export class Provisioner {
-  constructor(private readonly deps: ProvisionerDeps) {}
+  private readonly deps: ProvisionerDeps;
+
+  constructor(deps: ProvisionerDeps) {
+    this.deps = deps;
+  }
 
   async provision(envId: string, ctx: OperationContext = {}): Promise<void> {
     const { authz } = this.deps;

@@ -52,7 +52,11 @@ const LIVE: EnvironmentState[] = ['pending_creation', 'creating', 'active', 'err
 const DELETING: EnvironmentState[] = ['pending_deletion', 'deleting', 'error_deletion'];
 
 export class Reconciler {
-  constructor(private readonly deps: ReconcilerDeps) {}
+  private readonly deps: ReconcilerDeps;
+
+  constructor(deps: ReconcilerDeps) {
+    this.deps = deps;
+  }
 
   async reconcile(onProgress?: (done: number, total: number) => void): Promise<ReconcileReport> {
     const { authz, droplets, logger, installationTag } = this.deps;

@@ -5,12 +5,15 @@
 import { spawn } from 'node:child_process';
 
 export class CommandError extends Error {
-  constructor(
-    readonly command: string,
-    readonly code: number | null,
-    readonly stderr: string,
-  ) {
+  readonly command: string;
+  readonly code: number | null;
+  readonly stderr: string;
+
+  constructor(command: string, code: number | null, stderr: string) {
     super(`${command} failed (${code ?? 'signal'}): ${stderr.trim() || 'no output'}`);
+    this.command = command;
+    this.code = code;
+    this.stderr = stderr;
   }
 }
 
