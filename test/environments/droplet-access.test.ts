@@ -104,3 +104,52 @@ describe.each(testEngines())('the droplet API on %s', (engine) => {
     expect(answer.headers.get('retry-after')).toBe('60');
   });
 });
+
+/**
+ * Two berth processes on one PostgreSQL, as far as the key-change bus is concerned: each
+ * stack has its own LISTEN connection and caches. A key deleted through one is never in
+ * the other's answer once the DELETE has returned, even with the other's caches warm.
+ */
+describe.runIf(testEngines().includes('postgres'))('the droplet API over two processes', () => {
+  let a: Stack;
+  let b: Stack;
+  let owner: Deployed;
+
+  beforeAll(async () => {
+    a = await openStack('postgres', { dropletApi: { host: '127.0.0.1' } });
+    b = await openStack('postgres', {
+      existing: a.t,
+      reuseEmulator: a.emulator,
+      instanceId: 'b',
+      dropletApi: { host: '127.0.0.1' },
+    });
+    owner = await deployWithCredential(a);
+  }, 60_000);
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  it('never answers a key through one process after its DELETE returned through the other', async () => {
+    const rounds = 150;
+    let stale = 0;
+    for (let i = 0; i < rounds; i++) {
+      const pair = generateKeyPair({ comment: `round-${i}` });
+      const body = pair.publicKey.split(' ')[1]!;
+      const key = await a.sshKeys.importKey(owner.userId, { name: `round ${i}`, publicKey: pair.publicKey });
+      // B answers the new key (its caches warm with it), then A deletes it.
+      expect((await lookup(b.dropletApiUrl!, owner.credential)).body).toContain(body);
+      await a.sshKeys.deleteUserSSHKey(owner.userId, key.id);
+      if ((await lookup(b.dropletApiUrl!, owner.credential)).body.includes(body)) stale++;
+    }
+    expect(stale).toBe(0);
+    expect((await lookup(b.dropletApiUrl!, owner.credential)).body).toContain(owner.publicKey.split(' ')[1]);
+  }, 120_000);
+
+  it('refuses a credential through one process once the other revoked it', async () => {
+    const other = await deployWithCredential(a);
+    expect((await lookup(b.dropletApiUrl!, other.credential)).status).toBe(200);
+    await a.dropletAccess.revoke(other.env.id, other.userId);
+    expect((await lookup(b.dropletApiUrl!, other.credential)).status).toBe(401);
+  });
+});

@@ -72,8 +72,11 @@ export async function openStack(
     hosts?: 'real' | 'light';
     /** Told of the emulator's problems (a real host's failed boot, with its log). */
     onEmulatorError?: (message: string) => void;
-    /** Serve the droplet API on this host (port 0), so deploys get live access. */
-    dropletApi?: { host: string; graceSeconds?: number; refusalsPerMinute?: number };
+    /**
+     * Droplet access settings, and with `host` the droplet API served there (port 0), so
+     * deploys get live access; without it a test serves the API itself.
+     */
+    dropletApi?: { host?: string; graceSeconds?: number; refusalsPerMinute?: number };
   } = {},
 ): Promise<Stack> {
   const t = options.existing ?? (await openTestDatabase(engine));
@@ -128,7 +131,7 @@ export async function openStack(
     },
   });
   let dropletListener: Awaited<ReturnType<typeof listen>> | null = null;
-  if (options.dropletApi) {
+  if (options.dropletApi?.host) {
     const app = createDropletApp({ access: dropletAccess, clientIp: clientIpResolver(0), logger });
     dropletListener = await listen(app.fetch, { port: 0, host: options.dropletApi.host });
     dropletAccess.serveAt(dropletListener.url);
