@@ -52,7 +52,7 @@ export interface ApiBenchOptions {
   aa?: boolean;
 }
 
-interface LoadResult {
+export interface LoadResult {
   rps: number;
   p99Ms: number;
   requests: number;
@@ -150,7 +150,7 @@ export async function benchApi(options: ApiBenchOptions = {}): Promise<BenchRow[
   }
 }
 
-async function startBareHono(): Promise<{ url: string; close(): Promise<void> }> {
+export async function startBareHono(): Promise<{ url: string; close(): Promise<void> }> {
   const app = new Hono();
   app.get('/', (c) => c.json({ ok: true }));
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
@@ -231,7 +231,7 @@ async function signUpWithKeys(baseUrl: string, keys: number): Promise<string> {
 }
 
 /** One autocannon run in a child process; its JSON summary, checked for failures. */
-function runAutocannon(
+export function runAutocannon(
   url: string,
   headers: Record<string, string>,
   connections: number,

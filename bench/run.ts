@@ -7,6 +7,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { benchApi } from './api.ts';
 import { benchDeployOverhead } from './deploy.ts';
 import { benchDropletBoot } from './droplet-boot.ts';
+import { benchDropletKeys } from './droplet-keys.ts';
 import { benchKeygen } from './keygen.ts';
 import { benchOnboarding } from './onboarding.ts';
 import { benchPolling } from './polling.ts';
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   onboarding: () => benchOnboarding(),
   api: () => benchApi(),
   'droplet-boot': () => benchDropletBoot(),
+  'droplet-keys': () => benchDropletKeys(),
 };
 
 // Other processes skew every figure; the load average before and after says whether they ran.
