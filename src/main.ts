@@ -434,7 +434,10 @@ async function startDropletApi(
     logger,
     observe: observeRequests({ logger, observer: core.observers.http('droplet') }),
   });
-  const listener = await listen(app.fetch, { port: config.dropletApi.port, host });
+  // For the emulator's droplets any free port will do (they are told the URL), so that
+  // several berths on one machine, tests among them, do not contend for one.
+  const port = config.dropletApi.port ?? (config.dropletApi.url || !machine ? 8082 : 0);
+  const listener = await listen(app.fetch, { port, host });
   stops.push(() => listener.close());
   const url = config.dropletApi.url ?? listener.url;
   core.dropletAccess.serveAt(url);

@@ -77,7 +77,8 @@ const schema = z.object({
   BERTH_METRICS_TOKEN: optional,
   // The droplet-facing API (src/http/droplet-app.ts): sshd's login check on droplets.
   BERTH_DROPLET_API_URL: optional,
-  BERTH_DROPLET_API_PORT: port(8082),
+  // Unset: 8082, or any free port where berth serves the emulator's real hosts itself.
+  BERTH_DROPLET_API_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   BERTH_DROPLET_API_HOST: z.string().default('127.0.0.1'),
   BERTH_DROPLET_LOGIN_GRACE_SECONDS: z.coerce.number().int().min(0).default(3600),
 });
@@ -131,7 +132,7 @@ export interface Config {
    * the emulator get fixed access), its listener, and how long a droplet that cannot
    * reach berth keeps admitting the keys of its last good answer.
    */
-  dropletApi: { url: string | undefined; port: number; host: string; graceSeconds: number };
+  dropletApi: { url: string | undefined; port: number | undefined; host: string; graceSeconds: number };
 }
 
 /**
