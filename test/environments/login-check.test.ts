@@ -103,6 +103,36 @@ describeRealHosts('logins to real-host droplets, checked against berth', () => {
     expect(planted.stdout).toBe('planted\n');
     expect(await admitted(alice, bob.privateKey, 'root')).toBe(false);
     expect(await admitted(alice, bob.privateKey)).toBe(false);
+  });
+
+  it('ran the login check’s bootstrap cleanly: files owned as they must be, cache seeded', async () => {
+    const asRoot = (command: string) =>
+      sshRun({ text: alice.privateKey }, { user: 'root', address: alice.env.ipAddress! }, command);
+    expect((await asRoot('cloud-init status --wait')).stdout).toMatch(/^status: done$/m);
+    const result = JSON.parse((await asRoot('cat /var/lib/cloud/data/result.json')).stdout);
+    expect(result.v1.errors).toEqual([]);
+    const modes = await asRoot(
+      'stat -c "%n %U %a" /etc/berth/droplet-credential /var/lib/berth-keys /var/lib/berth-keys/authorized_keys /usr/local/sbin/berth-authorized-keys',
+    );
+    expect(modes.stdout).toBe(
+      [
+        '/etc/berth/droplet-credential berth-keys 400',
+        '/var/lib/berth-keys berth-keys 700',
+        '/var/lib/berth-keys/authorized_keys berth-keys 600',
+        '/usr/local/sbin/berth-authorized-keys root 755',
+        '',
+      ].join('\n'),
+    );
+    // The agent cannot read the credential.
+    expect(
+      (
+        await sshRun(
+          { text: alice.privateKey },
+          { user: 'agent', address: alice.env.ipAddress! },
+          'cat /etc/berth/droplet-credential',
+        )
+      ).code,
+    ).not.toBe(0);
     expect(emulatorErrors).toEqual([]);
   });
 
