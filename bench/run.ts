@@ -8,6 +8,7 @@ import { benchApi } from './api.ts';
 import { benchDeployOverhead } from './deploy.ts';
 import { benchDropletBoot } from './droplet-boot.ts';
 import { benchDropletKeys } from './droplet-keys.ts';
+import { benchDropletLogin } from './droplet-login.ts';
 import { benchKeygen } from './keygen.ts';
 import { benchOnboarding } from './onboarding.ts';
 import { benchPolling } from './polling.ts';
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<BenchRow[]>> = {
   api: () => benchApi(),
   'droplet-boot': () => benchDropletBoot(),
   'droplet-keys': () => benchDropletKeys(),
+  'droplet-login': () => benchDropletLogin(),
 };
 
 // Other processes skew every figure; the load average before and after says whether they ran.
