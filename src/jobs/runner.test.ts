@@ -4,7 +4,7 @@
  * at shutdown hands back the jobs that did not finish.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createLogger } from '../observability/logger.ts';
 import { defineJob, type JobContext } from './definition.ts';
@@ -46,14 +46,6 @@ class FakeStore implements RunnerStore {
   }
 }
 
-async function until(check: () => boolean, ms = 3_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(5);
-  }
-}
-
 const runners: QueueRunner[] = [];
 afterEach(async () => {
   await Promise.all(runners.splice(0).map((r) => r.stop(100)));
@@ -81,7 +73,7 @@ describe('QueueRunner', () => {
       return { doubled: n * 2 };
     });
     // The polling interval is a minute: only fetching again at once can finish in time.
-    await until(() => store.completed.length === 20);
+    await vi.waitFor(() => expect(store.completed.length).toBe(20), { timeout: 10_000 });
     expect(seen.sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
     expect(store.completed.find((c) => c.id === 'j3')?.output).toEqual({ doubled: 6 });
   });
@@ -101,14 +93,14 @@ describe('QueueRunner', () => {
       },
       { concurrency: 3 },
     );
-    await until(() => store.completed.length === 12);
+    await vi.waitFor(() => expect(store.completed.length).toBe(12), { timeout: 10_000 });
     expect(peak).toBe(3);
   });
 
   it('picks up a job sent while idle when woken', async () => {
     const store = new FakeStore();
     const r = runner(store, async () => undefined);
-    await until(() => store.fetches >= 1);
+    await vi.waitFor(() => expect(store.fetches).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
     // The first fetch found nothing; after a pause the loop must be asleep, not fetching again.
     await sleep(50);
     expect(store.fetches).toBe(1);
@@ -119,7 +111,7 @@ describe('QueueRunner', () => {
     r.wake();
     // The default deadline is still far short of that poll, so only the wake can meet it;
     // a tighter one proves nothing more and fails when a loaded machine stalls the loop.
-    await until(() => store.completed.length === 1);
+    await vi.waitFor(() => expect(store.completed.length).toBe(1), { timeout: 10_000 });
     expect(store.completed).toEqual([{ id: 'late', output: undefined }]);
   });
 
@@ -134,13 +126,13 @@ describe('QueueRunner', () => {
       return new Promise((resolve) => (answer = resolve));
     };
     const r = runner(store, async () => undefined);
-    await until(() => store.fetches === 1);
+    await vi.waitFor(() => expect(store.fetches).toBe(1), { timeout: 10_000 });
     store.add('during', { n: 1 });
     r.wake();
     answer([]);
     // That fetch found nothing, but the wake still counts: the loop fetches again, not sleeps.
     // Sleeping would take the one-minute poll, far past the default deadline.
-    await until(() => store.completed.length === 1);
+    await vi.waitFor(() => expect(store.completed.length).toBe(1), { timeout: 10_000 });
     expect(store.completed).toEqual([{ id: 'during', output: undefined }]);
   });
 
@@ -148,7 +140,7 @@ describe('QueueRunner', () => {
     const store = new FakeStore();
     store.add('bad', { n: 'not a number' });
     runner(store, async () => undefined);
-    await until(() => store.failed.length === 1);
+    await vi.waitFor(() => expect(store.failed.length).toBe(1), { timeout: 10_000 });
     expect(store.failed[0]).toMatchObject({ id: 'bad', output: { name: 'ZodError' } });
   });
 
@@ -166,7 +158,7 @@ describe('QueueRunner', () => {
           }),
         ),
     );
-    await until(() => store.failed.length === 1);
+    await vi.waitFor(() => expect(store.failed.length).toBe(1), { timeout: 10_000 });
     expect(aborted).toBeInstanceOf(JobTimeoutError);
     expect(store.failed[0]?.output).toMatchObject({ name: 'JobTimeoutError' });
     expect(store.completed).toHaveLength(0);
@@ -180,7 +172,7 @@ describe('QueueRunner', () => {
     runner(store, async ({ n }, job) => {
       finals[n] = [job.attempt, job.isFinalAttempt];
     });
-    await until(() => store.completed.length === 2);
+    await vi.waitFor(() => expect(store.completed.length).toBe(2), { timeout: 10_000 });
     expect(finals).toEqual({ 1: [1, false], 2: [2, true] });
   });
 
@@ -192,7 +184,7 @@ describe('QueueRunner', () => {
     const r = runner(store, async ({ n }) => {
       if (n === 2) await new Promise<void>((resolve) => (release = resolve));
     });
-    await until(() => store.completed.length === 1);
+    await vi.waitFor(() => expect(store.completed.length).toBe(1), { timeout: 10_000 });
     await r.stop(50);
     expect(store.released).toEqual(['stuck']);
     release();

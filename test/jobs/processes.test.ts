@@ -9,7 +9,8 @@ import { postgresBossDb } from '../../src/jobs/boss-db.ts';
 import { defineJob } from '../../src/jobs/definition.ts';
 import { type JobQueue, QUEUE_SCHEMA } from '../../src/jobs/queue.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
-import { testQueue, waitFor } from './helpers.ts';
+import { eventually } from '../support/eventually.ts';
+import { testQueue } from './helpers.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/dying-worker.ts', import.meta.url));
 
@@ -57,7 +58,7 @@ describe.each(testEngines())('several job queues on one %s database', (engine: E
     await Promise.all([a.start(), b.start()]);
     const total = 200;
     await Promise.all(Array.from({ length: total }, (_, n) => (n % 2 ? a : b).send(name, { n })));
-    await waitFor(() => runs.size === total, 30_000, 'every job');
+    await eventually(() => runs.size === total, 30_000, 'every job');
     await new Promise((resolve) => setTimeout(resolve, 300)); // time for any duplicate to show
     const duplicates = [...runs.values()].filter((who) => who.length !== 1);
     const byA = [...runs.values()].filter((who) => who[0] === 'a').length;
@@ -151,13 +152,13 @@ describe.each(testEngines())('several job queues on one %s database', (engine: E
       child.stdout?.on('data', (chunk) => {
         output += chunk;
       });
-      await waitFor(() => output.includes('ready'), 20_000, 'the child worker');
+      await eventually(() => output.includes('ready'), 20_000, 'the child worker');
       const id = (await sender.send(definition, { n: 1 }))!;
-      await waitFor(() => output.includes(`started ${id}`), 10_000, 'the child taking the job');
+      await eventually(() => output.includes(`started ${id}`), 10_000, 'the child taking the job');
       child.kill('SIGKILL');
       const survivor = queue(t.engine).define(definition);
       await survivor.start();
-      await waitFor(async () => (await survivor.getJob(id))?.state === 'completed', 20_000, 'the rescue');
+      await eventually(async () => (await survivor.getJob(id))?.state === 'completed', 20_000, 'the rescue');
       expect(rescued).toBe(id);
       expect((await survivor.getJob(id))?.attempts).toBe(2);
     });

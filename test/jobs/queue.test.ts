@@ -8,7 +8,8 @@ import { type OwnedBossDb, pgliteBossDb, postgresBossDb } from '../../src/jobs/b
 import { defineJob } from '../../src/jobs/definition.ts';
 import { type JobQueue, QUEUE_SCHEMA } from '../../src/jobs/queue.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
-import { testQueue, waitFor } from './helpers.ts';
+import { eventually } from '../support/eventually.ts';
+import { testQueue } from './helpers.ts';
 
 const data = z.object({ n: z.number() });
 let counter = 0;
@@ -58,7 +59,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     const q = queue().define(job);
     await q.start();
     const id = await q.send(job, { n: 7 });
-    const done = await waitFor(
+    const done = await eventually(
       async () => (await q.getJob(id!))?.state === 'completed',
       10_000,
       'completion',
@@ -81,7 +82,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     await new Promise((resolve) => setTimeout(resolve, 200)); // the first poll has come and gone
     const sentAt = performance.now();
     await q.send(job, { n: 1 });
-    await waitFor(() => receivedAt > 0, 5_000, 'delivery');
+    await eventually(() => receivedAt > 0, 5_000, 'delivery');
     const latency = receivedAt - sentAt;
     console.log(`[${engine}] send → handler: ${latency.toFixed(1)} ms (polling interval 60 s)`);
     expect(latency).toBeLessThan(1_000);
@@ -99,7 +100,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     const q = queue({ pollingIntervalMs: 500 }).define(job);
     await q.start();
     await (await rawBoss()).send(job.name, { n: 1 });
-    await waitFor(() => ran, 5_000, 'the polled job');
+    await eventually(() => ran, 5_000, 'the polled job');
     expect(ran).toBe(true);
   });
 
@@ -118,7 +119,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     const q = queue({ pollingIntervalMs: 200 }).define(job);
     await q.start();
     const id = await q.send(job, { n: 1 });
-    const failed = await waitFor(
+    const failed = await eventually(
       async () => (await q.failed({ queue: job.name })).find((f) => f.id === id),
       20_000,
     );
@@ -150,11 +151,15 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     const q = queue().define(job);
     await q.start();
     const id = (await q.send(job, { n: 1 }))!;
-    await waitFor(async () => (await q.getJob(id))?.state === 'failed', 10_000, 'failure');
+    await eventually(async () => (await q.getJob(id))?.state === 'failed', 10_000, 'failure');
     await expect(q.retry(randomUUID())).rejects.toBeInstanceOf(NotFoundError);
     healthy = true;
     await q.retry(id);
-    await waitFor(async () => (await q.getJob(id))?.state === 'completed', 10_000, 'completion after retry');
+    await eventually(
+      async () => (await q.getJob(id))?.state === 'completed',
+      10_000,
+      'completion after retry',
+    );
     expect(await q.failed({ queue: job.name })).toEqual([]);
     await expect(q.retry(id)).rejects.toBeInstanceOf(ConflictError);
   });
@@ -178,7 +183,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
         throw new Error('the user row could not be written');
       }),
     ).rejects.toThrow('could not be written');
-    await waitFor(async () => (await q.getJob(kept!))?.state === 'completed', 10_000, 'the committed job');
+    await eventually(async () => (await q.getJob(kept!))?.state === 'completed', 10_000, 'the committed job');
     expect(dropped).not.toBeNull();
     expect(await q.getJob(dropped!)).toBeNull();
     expect(ran).toEqual([1]);
@@ -213,7 +218,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
         }),
       ),
     );
-    await waitFor(() => done.size === total, 20_000, 'every job');
+    await eventually(() => done.size === total, 20_000, 'every job');
     expect(done.size).toBe(total);
   });
 
@@ -240,7 +245,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     const q = queue({ cronCheckSeconds: 1 }).define(declared).define(later);
     await q.start();
     await q.schedule(later, '* * * * *', { n: 2 });
-    await waitFor(() => runs.length >= 2, 15_000, 'the scheduled runs');
+    await eventually(() => runs.length >= 2, 15_000, 'the scheduled runs');
     // One send per cron slot, however many times the clock looked.
     expect(runs.sort()).toEqual([1, 2]);
   });
@@ -262,7 +267,7 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     expect(taken.map((j) => j.id)).toEqual([id]);
     const q = queue().define(job);
     await q.start();
-    await waitFor(async () => (await q.getJob(id))?.state === 'completed', 15_000, 'the rescued job');
+    await eventually(async () => (await q.getJob(id))?.state === 'completed', 15_000, 'the rescued job');
     expect((await q.getJob(id))?.attempts).toBe(2);
   });
 
@@ -278,9 +283,9 @@ describe.each(testEngines())('job queue on %s', (engine: EngineName) => {
     const q = queue({ shutdownTimeoutMs: 300 }).define(job);
     await q.start();
     const quick = (await q.send(job, { n: 1 }))!;
-    await waitFor(async () => (await q.getJob(quick))?.state === 'completed', 10_000);
+    await eventually(async () => (await q.getJob(quick))?.state === 'completed', 10_000);
     const stuck = (await q.send(job, { n: 2 }))!;
-    await waitFor(async () => (await q.getJob(stuck))?.state === 'active', 10_000);
+    await eventually(async () => (await q.getJob(stuck))?.state === 'active', 10_000);
     await q.close();
     const inspector = queue({ role: 'client' });
     await inspector.start();

@@ -161,17 +161,6 @@ export async function startLoggedBerth(
   };
 }
 
-/** Polls `fn` until it returns something, or fails after `ms`. */
-export async function until<T>(fn: () => Promise<T | null | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** The value of one sample in a Prometheus text exposition, or undefined. */
 export function sampleValue(
   text: string,

@@ -12,7 +12,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/domain/sshkeys/generate.ts';
 import { type EngineName, testEngines } from '../support/db.ts';
-import { type LoggedBerth, sampleValue, startLoggedBerth, until } from './berth-flows.ts';
+import { eventually } from '../support/eventually.ts';
+import { type LoggedBerth, sampleValue, startLoggedBerth } from './berth-flows.ts';
 
 interface Secret {
   name: string;
@@ -66,7 +67,7 @@ describe.each(testEngines())('berth’s logs on %s', { timeout: 240_000 }, (engi
     const id = agent.json.agent.id as string;
     const deploy = await b.api('POST', `/api/agents/${id}/tool-environment`, { token });
     expect(deploy.status).toBe(202);
-    const env = await until(async () => {
+    const env = await eventually(async () => {
       const res = await b.api('GET', `/api/agents/${id}/tool-environment`, { token });
       return until_(res.json?.environment?.status) ? res.json.environment : null;
     });
@@ -99,7 +100,7 @@ describe.each(testEngines())('berth’s logs on %s', { timeout: 240_000 }, (engi
     expect(generated.status).toBe(201);
     remember(...privateKeyParts('generated private key', generated.json.private_key));
 
-    const onboarding = await until(async () => {
+    const onboarding = await eventually(async () => {
       const res = await b.api('GET', '/api/onboarding', { token });
       return res.json?.status === 'ready' ? res.json : null;
     });
@@ -120,7 +121,7 @@ describe.each(testEngines())('berth’s logs on %s', { timeout: 240_000 }, (engi
     expect(env.used_fallback_keys).toBe(false);
     const teardown = await b.api('DELETE', `/api/agents/${agentId}/tool-environment`, { token });
     expect(teardown.status).toBe(202);
-    await until(async () => {
+    await eventually(async () => {
       const res = await b.api('GET', `/api/agents/${agentId}/tool-environment`, { token });
       return res.status === 404 || res.json?.environment?.status === 'deleted' ? true : null;
     });

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Authz } from '../../src/db/authz.ts';
-import { waitFor } from '../jobs/helpers.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+import { eventually } from '../support/eventually.ts';
 import { FakeKeyRegistry } from './fake-registry.ts';
 import { buildOnboarding, keyRows, type Onboarding, onboardingJobs } from './harness.ts';
 
@@ -57,7 +57,7 @@ describe.each(testEngines())('first deploy and the onboarding job on %s', (engin
     built.push(worker);
     await worker.queue.start();
     const [queued] = await onboardingJobs(t, userId);
-    await waitFor(async () => (await worker.queue.getJob(queued!.id))?.state === 'completed');
+    await eventually(async () => (await worker.queue.getJob(queued!.id))?.state === 'completed');
     const keys = await keyRows(t, userId);
     expect(keys).toHaveLength(1);
     expect(registry.callsFor(keys[0]!.fingerprint_md5)).toEqual([

@@ -4,8 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DigitalOceanUnavailableError } from '../../src/digitalocean/errors.ts';
 import { InvalidInputError } from '../../src/domain/errors.ts';
 import { UserOnboardingService } from '../../src/services/onboarding-service.ts';
-import { silent, waitFor } from '../jobs/helpers.ts';
+import { silent } from '../jobs/helpers.ts';
 import { type EngineName, openTestDatabase, type TestDatabase, testEngines } from '../support/db.ts';
+import { eventually } from '../support/eventually.ts';
 import { FakeKeyRegistry } from './fake-registry.ts';
 import { buildOnboarding, keyRows, type Onboarding, onboardingJobs } from './harness.ts';
 
@@ -41,7 +42,7 @@ describe.each(testEngines())('onboarding on %s', (engine: EngineName) => {
         created: true,
       },
     );
-    const ready = await waitFor(async () => {
+    const ready = await eventually(async () => {
       const s = await statusOf(o, userId);
       return s.status === 'ready' ? s : null;
     });
@@ -131,7 +132,7 @@ describe.each(testEngines())('onboarding on %s', (engine: EngineName) => {
     });
     const userId = randomUUID();
     await o.service.enhancedUserRegistration({ id: userId });
-    const failed = await waitFor(async () => {
+    const failed = await eventually(async () => {
       const s = await statusOf(o, userId);
       return s.status === 'failed' ? s : null;
     });
@@ -139,14 +140,14 @@ describe.each(testEngines())('onboarding on %s', (engine: EngineName) => {
     expect(failed.error).toMatch(/first deploy will try again/);
     expect(failed.keyId).not.toBeNull(); // the key was made; only its registration failed
     // The job marks onboarding failed just before the queue marks the job so.
-    const job = await waitFor(async () => {
+    const job = await eventually(async () => {
       const all = await o.queue.failed({ queue: 'onboard-user' });
       return all.find((j) => (j.data as { userId: string }).userId === userId);
     });
     expect(job).toMatchObject({ attempts: 2 });
     registry.failWith = null;
     await o.queue.retry(job.id);
-    await waitFor(async () => (await statusOf(o, userId)).status === 'ready');
+    await eventually(async () => (await statusOf(o, userId)).status === 'ready');
     expect(await keyRows(t, userId)).toHaveLength(1);
   });
 

@@ -35,6 +35,9 @@ import { DbSecretStore, EncryptedSecretStore } from '../../src/store/secrets.ts'
 import type { EngineName, TestDatabase } from './db.ts';
 import { openTestDatabase } from './db.ts';
 
+// The one polling helper, here too for the environment tests that import it with a stack.
+export { eventually } from './eventually.ts';
+
 const run = promisify(execFile);
 const emulatorUrls = new WeakMap<Emulator, { url: string }>();
 export const EMULATOR_TOKEN = 'test-do-token';
@@ -200,20 +203,6 @@ export async function openStack(
       if (!options.existing) await t.close();
     },
   };
-}
-
-/** Polls until `check` returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | null | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Runs Debian's OpenSSH client against a droplet: `echo ok`, with only the given key. */
