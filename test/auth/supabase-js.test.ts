@@ -13,7 +13,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { RunningBerth } from '../../src/main.ts';
-import { startTestBerth } from './start-berth.ts';
+import { startTestBerth } from '../support/berth-process.ts';
 
 const api = async (berth: RunningBerth, token: string, method: string, path: string, body?: unknown) => {
   const res = await fetch(`${berth.url}${path}`, {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInternalAddress } from '../../src/http/internal-address.ts';
-import { startTestBerth } from '../auth/start-berth.ts';
+import { startTestBerth } from '../support/berth-process.ts';
 
 describe('an embedded berth after a killed one', () => {
   it('forgets the internal address its predecessor recorded, even one bearing its own pid', async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBerth } from '../auth/start-berth.ts';
+import { startTestBerth } from '../support/berth-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DENO = join(ROOT, 'node_modules/.bin/deno');

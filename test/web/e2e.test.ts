@@ -12,15 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebIfStale } from '../../web/scripts/build.ts';
-import {
-  type BerthProcess,
-  type Browser,
-  launchBrowser,
-  run,
-  SCREENSHOTS,
-  screenshots,
-  spawnBerth,
-} from './support.ts';
+import { type BerthProcess, spawnBerth } from '../support/berth-process.ts';
+import { type Browser, launchBrowser, run, SCREENSHOTS, screenshots } from './support.ts';
 
 const EMAIL = `ada-${Date.now().toString(36)}@example.test`;
 const PASSWORD = 'correct horse battery staple';
@@ -53,7 +46,10 @@ describe('the web UI, in a real browser against berth serve', { timeout: 60_000 
     await buildWebIfStale({ quiet: true });
     // Both are kept even when the other fails to start, so that afterAll stops what did
     // start (a berth left running outlives the test run).
-    const [spawned, launched] = await Promise.allSettled([spawnBerth(), launchBrowser()]);
+    const [spawned, launched] = await Promise.allSettled([
+      spawnBerth({}, { embedded: true }),
+      launchBrowser(),
+    ]);
     if (spawned.status === 'fulfilled') berth = spawned.value;
     if (launched.status === 'fulfilled') browser = launched.value;
     for (const outcome of [spawned, launched]) if (outcome.status === 'rejected') throw outcome.reason;
