@@ -4,10 +4,11 @@
  * and ECDSA keys are made on a small pool of worker threads. Ed25519 keys take about 40 µs,
  * less than a round trip to a worker, so they are made inline.
  *
- * berth runs TypeScript directly through tsx, and a worker thread does not inherit the
- * loader hooks of its parent, so each worker starts from a tiny JavaScript bootstrap that
- * registers tsx and then imports the key generator. Workers start on first use and, while
- * idle, do not keep the process alive; close() terminates them.
+ * berth runs TypeScript as it is. Where Node strips types itself (22.18+, 24) a worker
+ * does too; where tsx's loader does it, a worker does not inherit the loader hooks of its
+ * parent, so each worker starts from a tiny JavaScript bootstrap that registers tsx when
+ * Node cannot strip types, and then imports the key generator. Workers start on first use
+ * and, while idle, do not keep the process alive; close() terminates them.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -31,12 +32,15 @@ interface Task {
 
 type Reply = { ok: true; pair: GeneratedKeyPair } | { ok: false; message: string; code?: string };
 
-// The worker's entry point. It is plain JavaScript because nothing can load TypeScript until
-// tsx is registered; both module locations arrive as absolute URLs through workerData.
+// The worker's entry point, in plain JavaScript so that it runs before anything can load
+// TypeScript. Both module locations arrive as absolute URLs through workerData; tsx's only
+// when the worker needs it (see \`needsTsx\`).
 const BOOTSTRAP = `
 import { parentPort, workerData } from 'node:worker_threads';
-const { register } = await import(workerData.tsxApi);
-register();
+if (workerData.tsxApi) {
+  const { register } = await import(workerData.tsxApi);
+  register();
+}
 const { generateKeyPair } = await import(workerData.generator);
 parentPort.on('message', (options) => {
   try {
@@ -48,10 +52,21 @@ parentPort.on('message', (options) => {
 `;
 const BOOTSTRAP_URL = new URL(`data:text/javascript,${encodeURIComponent(BOOTSTRAP)}`);
 
+/**
+ * Whether a worker must register tsx to import TypeScript: on a Node that does not strip
+ * types, and for files inside node_modules, which Node refuses to strip (as bin/berth.js).
+ */
+function needsTsx(): boolean {
+  return (
+    !(process.features as { typescript?: string | false }).typescript ||
+    import.meta.url.includes('/node_modules/')
+  );
+}
+
 export class KeygenPool {
   private readonly size: number;
   private readonly workerData = {
-    tsxApi: import.meta.resolve('tsx/esm/api'),
+    tsxApi: needsTsx() ? import.meta.resolve('tsx/esm/api') : null,
     generator: new URL('../domain/sshkeys/generate.ts', import.meta.url).href,
   };
   private readonly busy = new Map<Worker, Task>();
