@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type TestEmulator, testEmulator } from '../../../test/support/do-spec.ts';
+import { type TestEmulator, testEmulator } from '../support/do-spec.ts';
 
 let now = 0;
 let t: TestEmulator;

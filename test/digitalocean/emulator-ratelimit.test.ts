@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type TestEmulator, testEmulator } from '../../../test/support/do-spec.ts';
-import { RateLimiter } from './ratelimit.ts';
+import { RateLimiter } from '../../src/digitalocean/emulator/ratelimit.ts';
+import { type TestEmulator, testEmulator } from '../support/do-spec.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_TOKEN, type TestEmulator, testEmulator } from '../../../test/support/do-spec.ts';
-import { parseErrorRate, parseLatency } from './faults.ts';
-import { DroppedConnectionError } from './index.ts';
+import { parseErrorRate, parseLatency } from '../../src/digitalocean/emulator/faults.ts';
+import { DroppedConnectionError } from '../../src/digitalocean/emulator/index.ts';
+import { TEST_TOKEN, type TestEmulator, testEmulator } from '../support/do-spec.ts';
 
 const dropletBody = { name: 'web-1', region: 'nyc3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64' };
 const headers = { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' };

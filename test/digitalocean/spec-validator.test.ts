@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { doSpec } from '../../../test/support/do-spec.ts';
-import { createSpecValidator } from './validator.ts';
+import { createSpecValidator } from '../../src/digitalocean/spec/validator.ts';
+import { doSpec } from '../support/do-spec.ts';
 
 const auth = { authorization: 'Bearer abc' };
 
