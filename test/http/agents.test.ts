@@ -83,6 +83,7 @@ describe.each(testEngines())('/api/agents, tool environments and onboarding on %
         'error_message',
         'id',
         'ip_address',
+        'login_access',
         'name',
         'ssh_key_fingerprints',
         'ssh_port',
@@ -92,6 +93,7 @@ describe.each(testEngines())('/api/agents, tool environments and onboarding on %
         'used_fallback_keys',
       ].sort(),
     );
+    expect(['live', 'fixed']).toContain(deployed.json.environment.login_access);
     const call0 = api.environments.calls.find((c) => c.op === 'ensure' && c.agentId === agent.id);
     expect(call0).toMatchObject({ userId: alice.id, ctx: { requestId: 'deploy-1' } });
     const again = await call(api.app, 'POST', path, { token: alice.token });
