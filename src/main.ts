@@ -18,7 +18,7 @@ import { PgRateBudget } from './digitalocean/pg-rate-budget.ts';
 import { setupDigitalOcean } from './digitalocean/setup.ts';
 import { AGENT_USER } from './domain/environments/cloud-init.ts';
 import { createHttpApp } from './http/app.ts';
-import { createDropletApp } from './http/droplet-app.ts';
+import { startDropletApi } from './http/droplet-listener.ts';
 import { forgetInternalAddress, recordInternalAddress } from './http/internal-address.ts';
 import { createInternalApp } from './http/internal-app.ts';
 import { clientIpResolver } from './http/middleware.ts';
@@ -308,7 +308,16 @@ export async function startServer(
       { port: config.port, host: config.host },
     );
     stops.push(() => publicListener.close());
-    const dropletApiUrl = await startDropletApi(config, core, logger, stops);
+    const dropletApiUrl = await startDropletApi(
+      config,
+      {
+        access: core.dropletAccess,
+        machineAddress: core.digitalocean.machineAddress,
+        observe: observeRequests({ logger, observer: core.observers.http('droplet') }),
+        logger,
+      },
+      stops,
+    );
     await core.startJobs();
     const onboarding = parts.onboarding ?? core.onboarding;
     const registration = onboarding;
@@ -407,41 +416,6 @@ export async function startServer(
     await stop();
     throw error;
   }
-}
-
-/**
- * The droplet-facing API's listener, and the URL droplets are told: the configured one,
- * else, with the emulator's real hosts, the address they reach this machine at. With
- * neither, no listener: droplets get fixed access, and the log says so.
- */
-async function startDropletApi(
-  config: Config,
-  core: Core,
-  logger: Logger,
-  stops: (() => Promise<void>)[],
-): Promise<string | null> {
-  const machine = core.digitalocean.machineAddress;
-  const host = config.dropletApi.url || !machine ? config.dropletApi.host : machine;
-  if (!config.dropletApi.url && !machine) {
-    logger.warn(
-      'the droplet API is not started: BERTH_DROPLET_API_URL is not set, so new droplets keep the keys they are created with',
-    );
-    return null;
-  }
-  const app = createDropletApp({
-    access: core.dropletAccess,
-    clientIp: clientIpResolver(config.http.trustedProxyHops),
-    logger,
-    observe: observeRequests({ logger, observer: core.observers.http('droplet') }),
-  });
-  // For the emulator's droplets any free port will do (they are told the URL), so that
-  // several berths on one machine, tests among them, do not contend for one.
-  const port = config.dropletApi.port ?? (config.dropletApi.url || !machine ? 8082 : 0);
-  const listener = await listen(app.fetch, { port, host });
-  stops.push(() => listener.close());
-  const url = config.dropletApi.url ?? listener.url;
-  core.dropletAccess.serveAt(url);
-  return url;
 }
 
 export function defaultLogger(config: Config): Logger {
